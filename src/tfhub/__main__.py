@@ -1,0 +1,5 @@
+"""``python -m tfhub``: the command line."""
+
+from tfhub.cli import main
+
+main()

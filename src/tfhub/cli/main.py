@@ -1,0 +1,59 @@
+"""Entry point and the ``download`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from tfhub._version import __version__
+from tfhub.cli.cache_cmds import cache_group
+from tfhub.errors import HubError
+
+
+class _HubErrors(click.Group):
+    """Prints tfhub errors as one clear line (exit 1) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except HubError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_HubErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tfhub")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Cache directory (default: $TFHUB_CACHE_DIR or the user cache directory).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
+def cli(cache_dir: str | None, quiet: bool) -> None:
+    """Publish, find, load, fine-tune and convert reusable TensorFlow model pieces."""
+    if cache_dir is not None:
+        os.environ["TFHUB_CACHE_DIR"] = os.path.abspath(cache_dir)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr
+    )
+
+
+@cli.command()
+@click.argument("handle")
+def download(handle: str) -> None:
+    """Download HANDLE into the cache (if needed) and print its local path."""
+    from tfhub.hub import resolve
+
+    click.echo(resolve(handle))
+
+
+cli.add_command(cache_group)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the command line (``python -m tfhub`` or ``tfhub``)."""
+    cli.main(args=argv, prog_name="tfhub")

@@ -1,0 +1,76 @@
+"""Progress reporting for long downloads: a tqdm bar on a terminal, log lines otherwise.
+
+Example:
+    >>> from tfhub.config import Settings
+    >>> p = start_progress("demo", total=10, settings=Settings(disable_progress=True))
+    >>> p.update(10); p.close()
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Protocol
+
+from tfhub.config import Settings
+
+logger = logging.getLogger("tfhub")
+
+
+class Progress(Protocol):
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class _LogProgress:
+    """Logs the start, a line every ``every`` seconds, and the end, at INFO level."""
+
+    def __init__(self, label: str, total: int | None, every: float = 10.0) -> None:
+        self.label, self.total, self.every = label, total, every
+        self.done = 0
+        self.start = self.last = time.monotonic()
+        size = f" ({total / 1e6:.1f} MB)" if total else ""
+        logger.info("Downloading %s%s", label, size)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            of = f" of {self.total / 1e6:.1f}" if self.total else ""
+            rate = self.done / max(now - self.start, 1e-9) / 1e6
+            logger.info("%s: %.1f%s MB (%.1f MB/s)", self.label, self.done / 1e6, of, rate)
+
+    def close(self) -> None:
+        took = time.monotonic() - self.start
+        logger.info("Downloaded %s: %.1f MB in %.1f s", self.label, self.done / 1e6, took)
+
+
+class _TqdmProgress:
+    def __init__(self, label: str, total: int | None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=label,
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def start_progress(label: str, total: int | None, settings: Settings) -> Progress:
+    """A tqdm bar (bytes, total, rate) on an interactive terminal, log lines otherwise."""
+    if not settings.disable_progress and sys.stderr is not None and sys.stderr.isatty():
+        return _TqdmProgress(label, total)
+    return _LogProgress(label, total)

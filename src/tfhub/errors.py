@@ -1,0 +1,97 @@
+"""The one exception tree of tfhub.
+
+Every error tfhub raises derives from :class:`HubError`. Subclasses also inherit the
+matching builtin, so ``except FileNotFoundError`` still catches a missing model::
+
+    HubError (Exception)
+    ├── ConfigError (ValueError)              a setting or environment variable is wrong
+    ├── HandleError (ValueError)              a handle cannot be parsed or has no resolver
+    ├── ModelNotFoundError (FileNotFoundError) nothing at that handle (404, missing path)
+    ├── DownloadError (OSError)               network failure, timeout, bad HTTP answer
+    │   ├── NotAnArchiveError                 the server answered with something else (HTML...)
+    │   └── IntegrityError                    bytes do not match the digest the server sent
+    ├── UnsafeArchiveError (ValueError)       a hostile archive was refused before extraction
+    ├── CacheError (OSError)                  the cache cannot be used
+    │   ├── CorruptCacheError                 a cached model is damaged (files missing/changed)
+    │   └── CacheLockTimeoutError (TimeoutError) another process holds the lock too long
+    ├── OfflineError (ConnectionError)        TFHUB_OFFLINE=1 and the handle is not cached
+    └── MissingDependencyError (ImportError)  an optional extra is not installed
+
+Example:
+    >>> import tfhub
+    >>> try:
+    ...     tfhub.resolve("/no/such/model")
+    ... except tfhub.ModelNotFoundError as e:
+    ...     print(type(e).__name__)
+    ModelNotFoundError
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CacheError",
+    "CacheLockTimeoutError",
+    "ConfigError",
+    "CorruptCacheError",
+    "DownloadError",
+    "HandleError",
+    "HubError",
+    "IntegrityError",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "NotAnArchiveError",
+    "OfflineError",
+    "UnsafeArchiveError",
+]
+
+
+class HubError(Exception):
+    """Base class of every error raised by tfhub."""
+
+
+class ConfigError(HubError, ValueError):
+    """A setting (usually an environment variable) has an invalid value."""
+
+
+class HandleError(HubError, ValueError):
+    """A handle cannot be parsed, or no resolver knows its scheme."""
+
+
+class ModelNotFoundError(HubError, FileNotFoundError):
+    """There is no model at the handle (HTTP 404, a missing path or object)."""
+
+
+class DownloadError(HubError, OSError):
+    """Fetching a model failed: network error, timeout, or an unexpected HTTP answer."""
+
+
+class NotAnArchiveError(DownloadError):
+    """The server answered, but not with a model archive (e.g. an HTML page)."""
+
+
+class IntegrityError(DownloadError):
+    """Downloaded bytes do not match the digest the server announced."""
+
+
+class UnsafeArchiveError(HubError, ValueError):
+    """An archive was refused: path escapes, links out, devices, or size limits."""
+
+
+class CacheError(HubError, OSError):
+    """The cache directory cannot be used."""
+
+
+class CorruptCacheError(CacheError):
+    """A cached model is damaged: files are missing or differ from its manifest."""
+
+
+class CacheLockTimeoutError(CacheError, TimeoutError):
+    """Waiting for another process's lock on a cache entry took too long."""
+
+
+class OfflineError(HubError, ConnectionError):
+    """``TFHUB_OFFLINE`` is set and the handle is not (intact) in the cache."""
+
+
+class MissingDependencyError(HubError, ImportError):
+    """An optional dependency is needed for this handle or feature but is not installed."""

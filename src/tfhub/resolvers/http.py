@@ -1,0 +1,44 @@
+"""``http(s)://`` handles: hub URLs (``?tf-hub-format=compressed``) and direct archive URLs."""
+
+from __future__ import annotations
+
+from tfhub.core.handle import Handle
+from tfhub.core.http import find_redirect
+from tfhub.errors import DownloadError, OfflineError
+from tfhub.resolvers.base import Context
+from tfhub.resolvers.install import install_http_archive
+
+
+class HttpResolver:
+    """Downloads and caches the archive of a hub URL or an archive URL.
+
+    With ``TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED`` a hub URL is asked for
+    ``tf-hub-format=uncompressed``; the server's 303 names a storage location that is read in
+    place, without copying.
+    """
+
+    def resolve(self, handle: Handle, context: Context) -> str:
+        if context.settings.load_format == "UNCOMPRESSED" and not handle.is_archive_url:
+            return self._in_place(handle, context)
+        cached = context.cache.lookup(handle)
+        if cached is not None:
+            return cached
+        url = handle.location if handle.is_archive_url else handle.with_format("compressed")
+        return install_http_archive(handle, context, url)
+
+    def _in_place(self, handle: Handle, context: Context) -> str:
+        if context.settings.offline:
+            raise OfflineError(
+                f"TFHUB_OFFLINE=1 and TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED: {handle.redacted()} "
+                "can only be read from its storage location over the network."
+            )
+        location = find_redirect(
+            context.http(), handle.with_format("uncompressed"), label=handle.redacted()
+        )
+        target = Handle.parse(location)
+        if target.scheme in ("http", "https"):
+            raise DownloadError(
+                f"{handle.redacted()} points to {target.redacted()} for uncompressed reading, "
+                "but an HTTP location cannot be read in place. Unset TFHUB_MODEL_LOAD_FORMAT."
+            )
+        return context.resolve(target)
