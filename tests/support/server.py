@@ -6,10 +6,12 @@ honour ``Range`` and count its requests.
 
 from __future__ import annotations
 
+import base64
+import email.message
 import hashlib
 import http.server
+import socket
 import threading
-import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,13 +26,28 @@ class Route:
     redirect: str | None = None  # Location for 3xx
     ranges: bool = True  # honour Range / If-Range
     etag: bool = True
+    etag_value: str | None = None  # the ETag to send instead of a quoted md5 of the body
     sha256_header: bool = False  # send Repr-Digest
+    repr_digest: str | None = None  # the Repr-Digest to send instead of the body's
     truncate_at: int | None = None  # close the connection after this many body bytes
     truncate_times: int = 1_000_000  # ... for this many requests, then serve fully
     fail_times: int = 0  # answer 503 this many times first
+    stall: float = 0.0  # seconds to wait after the headers, before the body
     delay: float = 0.0  # seconds to sleep between 64 KiB chunks
     length: bool = True  # send Content-Length
     gate: threading.Event | None = None  # wait for this before sending the body
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the server received."""
+
+    path: str  # with the query
+    headers: email.message.Message  # case-insensitive: ``seen.headers.get("range")``
+
+    @property
+    def plain_path(self) -> str:
+        return urllib.parse.urlsplit(self.path).path
 
 
 class HubTestServer:
@@ -40,7 +57,9 @@ class HubTestServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.seen: list[Seen] = []
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -55,13 +74,19 @@ class HubTestServer:
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def __enter__(self) -> HubTestServer:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()  # ends stalls and delays at once
+        for route in self.routes.values():
+            if route.gate is not None:
+                route.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -72,6 +97,16 @@ class HubTestServer:
         self.routes[path] = route
         return route
 
+    def hits_for(self, path: str) -> int:
+        """Requests for ``path`` whatever their query."""
+        with self._lock:
+            return sum(1 for s in self.seen if s.plain_path == path)
+
+    def requests_for(self, path: str) -> list[Seen]:
+        """The requests for ``path`` (any query), oldest first."""
+        with self._lock:
+            return [s for s in self.seen if s.plain_path == path]
+
     def _serve(self, h: http.server.BaseHTTPRequestHandler) -> None:
         key = h.path  # path with query: routes may include the query
         plain = urllib.parse.urlsplit(h.path).path
@@ -79,7 +114,8 @@ class HubTestServer:
         with self._lock:
             self.hits[key] += 1
             self.requests.append((h.path, dict(h.headers.items())))
-            hit = self.hits[key]
+            self.seen.append(Seen(h.path, h.headers))
+            hit = sum(1 for s in self.seen if s.plain_path == plain)
         if route is None:
             return self._send(h, 404, b"not found", {"Content-Type": "text/plain"})
         if hit <= route.fail_times:
@@ -88,8 +124,13 @@ class HubTestServer:
             return self._send(h, route.status, b"", {"Location": route.redirect})
         self._send_body(h, route, hit)
 
-    def _send(self, h: http.server.BaseHTTPRequestHandler, status: int, body: bytes,
-              headers: dict[str, str]) -> None:
+    def _send(
+        self,
+        h: http.server.BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> None:
         h.send_response(status)
         for k, v in headers.items():
             h.send_header(k, v)
@@ -97,18 +138,22 @@ class HubTestServer:
         h.end_headers()
         h.wfile.write(body)
 
-    def _send_body(self, h: http.server.BaseHTTPRequestHandler, route: Route, hit: int) -> None:
-        body, status = route.body, route.status
-        etag = '"' + hashlib.md5(body).hexdigest() + '"'
+    def _headers(self, route: Route) -> tuple[dict[str, str], str]:
+        body = route.body
+        etag = route.etag_value or '"' + hashlib.md5(body).hexdigest() + '"'
         headers = {"Content-Type": route.content_type, **route.headers}
         if route.etag:
             headers["ETag"] = etag
-        if route.sha256_header:
-            import base64
+        if route.repr_digest is not None:
+            headers["Repr-Digest"] = route.repr_digest
+        elif route.sha256_header:
+            digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+            headers["Repr-Digest"] = f"sha-256=:{digest}:"
+        return headers, etag
 
-            headers["Repr-Digest"] = (
-                "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
-            )
+    def _send_body(self, h: http.server.BaseHTTPRequestHandler, route: Route, hit: int) -> None:
+        body, status = route.body, route.status
+        headers, etag = self._headers(route)
         start = 0
         rng = h.headers.get("Range")
         if route.ranges:
@@ -128,27 +173,28 @@ class HubTestServer:
         else:
             h.send_header("Connection", "close")
         h.end_headers()
-        if route.gate is not None:
-            route.gate.wait(30)
         limit = len(payload)
         if route.truncate_at is not None and hit <= route.truncate_times + route.fail_times:
             limit = max(0, route.truncate_at - start)
-        sent = 0
-        try:
-            while sent < limit:
-                chunk = payload[sent : min(limit, sent + 65536)]
-                h.wfile.write(chunk)
-                sent += len(chunk)
-                if route.delay:
-                    time.sleep(route.delay)
-            h.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            return
+        self._write(h, route, payload[:limit])
         if limit < len(payload) or not route.length:
             h.close_connection = True
             try:
-                import socket
-
                 h.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def _write(self, h: http.server.BaseHTTPRequestHandler, route: Route, data: bytes) -> None:
+        try:
+            h.wfile.flush()
+            if route.gate is not None:
+                route.gate.wait(30)
+            if route.stall:
+                self._closing.wait(route.stall)
+            for offset in range(0, len(data), 65536):
+                h.wfile.write(data[offset : offset + 65536])
+                h.wfile.flush()
+                if route.delay:
+                    self._closing.wait(route.delay)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -77,6 +78,37 @@ class CacheEntry:
     @property
     def size(self) -> int:
         return sum(e.size for e in self.manifest.entries) if self.manifest else 0
+
+
+_STAGING_NAME = re.compile(r"^(?P<key>.+)\.\d+(?:\.[0-9a-f]{8})?(?:\.old|\.removed)?$")
+
+
+def staging_key(name: str) -> str | None:
+    """The cache key of a ``staging/`` entry name (``<key>.<pid>.<rand>[.old|.removed]``);
+    keys may contain dots.
+
+    >>> staging_key("127.0.0.1_80_m_1-ab12.4242.0a1b2c3d.old")
+    '127.0.0.1_80_m_1-ab12'
+    """
+    match = _STAGING_NAME.match(name)
+    return match.group("key") if match else None
+
+
+def partial_key(name: str) -> str | None:
+    """The cache key of a ``partial/`` file name (``<key>.part`` or ``<key>.part.json``)."""
+    for suffix in (".part.json", ".part"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def read_manifest(entry: str) -> Manifest | None:
+    """The manifest of the entry directory ``entry``, or None if missing or unreadable."""
+    try:
+        with open(os.path.join(entry, MANIFEST), encoding="utf-8") as f:
+            return Manifest.from_json(f.read())
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def default_cache_root(settings: Settings | None = None) -> str:
@@ -148,13 +180,12 @@ class Cache:
         return (None, problems) if problems else (entry + os.sep + MODEL, [])
 
     def _manifest(self, key: str, entry: str, stamp: tuple[int, int]) -> Manifest | None:
+        """The entry's manifest, memoised with the marker's stamp for the hit check."""
         memo = self._memo.get(key)
         if memo is not None and memo[0] == stamp:
             return memo[1]
-        try:
-            with open(os.path.join(entry, MANIFEST), encoding="utf-8") as f:
-                manifest = Manifest.from_json(f.read())
-        except (OSError, ValueError, TypeError, KeyError):
+        manifest = read_manifest(entry)
+        if manifest is None:
             return None
         model_dir = os.path.join(entry, MODEL)
         checks = [
@@ -174,11 +205,7 @@ class Cache:
         for key in keys:
             path = os.path.join(self._models, key)
             complete = os.path.exists(os.path.join(path, MARKER))
-            stamp = (0, 0)
-            with contextlib.suppress(OSError):
-                st = os.stat(os.path.join(path, MANIFEST))
-                stamp = (st.st_ino, st.st_mtime_ns)
-            result.append(CacheEntry(key, path, self._manifest(key, path, stamp), complete))
+            result.append(CacheEntry(key, path, read_manifest(path), complete))
         return result
 
     def find(self, handle: Handle) -> CacheEntry | None:
@@ -205,6 +232,20 @@ class Cache:
                 logger.info("Waiting for another process installing %s", label)
         try:
             yield
+        finally:
+            lock.release()
+
+    @contextlib.contextmanager
+    def try_lock(self, key: str) -> Iterator[bool]:
+        """Holds the entry's lock if no one does; yields whether it was taken."""
+        lock = filelock.FileLock(os.path.join(self._dir("locks"), key + ".lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            yield False
+            return
+        try:
+            yield True
         finally:
             lock.release()
 
@@ -259,7 +300,7 @@ class Cache:
         try:
             info = fill(model_dir)
             manifest = Manifest(
-                handle=handle.location,
+                handle=handle.redacted(),  # no credentials on disk
                 entries=info.entries or Manifest.scan(model_dir, handle="").entries,
                 source=info.source,
                 archive_sha256=info.archive_sha256,
@@ -301,22 +342,26 @@ class Cache:
         settings = settings or Settings.from_env()
         key = handle.cache_key
         with self.lock(key, label=handle.redacted(), timeout=settings.lock_timeout):
+            self._clear_staging(key)
             existed = self._delete_entry(key)
             for path in (self.part_path(key), self.part_path(key) + ".json"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
                     existed = True
-            self._clear_staging(key)
         return existed
 
     def _delete_entry(self, key: str) -> bool:
+        """Moves the entry out of ``models/`` in one step, then deletes it (call with the
+        lock held). A kill half-way leaves a staging leftover, never a half entry."""
         final = self.entry_path(key)
         if not os.path.lexists(final):
             return False
-        trash = os.path.join(self._dir("staging"), f"{key}.{os.getpid()}.removed")
+        trash = os.path.join(
+            self._dir("staging"), f"{key}.{os.getpid()}.{secrets.token_hex(4)}.removed"
+        )
         os.rename(final, trash)
-        shutil.rmtree(trash, ignore_errors=True)
         self._memo.pop(key, None)
+        shutil.rmtree(trash, ignore_errors=True)
         return True
 
     def invalidate(self, key: str) -> None:

@@ -21,7 +21,7 @@ import os
 import re
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tfhub.errors import HandleError
 
@@ -44,7 +44,7 @@ class Handle:
 
     scheme: str
     location: str
-    original: str
+    original: str = field(default="", compare=False)
 
     @classmethod
     def parse(cls, handle: str | os.PathLike[str]) -> Handle:

@@ -1,9 +1,6 @@
-"""HTTP downloads: timeouts, retries with backoff, resume with ``Range``, digest checks.
+"""HTTP for tfhub: the client (timeouts, proxies, token rule), retries with backoff, digests.
 
-:class:`ArchiveDownload` is a readable byte stream over a URL. It tees every byte into a
-``.part`` file so an interrupted download (network failure, or the process killed) resumes
-where it stopped, from this process (transparently) or the next one. The archive can be
-extracted while it downloads.
+The resumable, verified archive stream lives in :mod:`tfhub.core.download`.
 
 Example:
     >>> from tfhub.config import Settings
@@ -15,38 +12,41 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import hashlib
-import io
-import json
 import logging
-import os
 import random
 import re
 import time
-from collections.abc import Iterator
-from typing import IO, Any
+import urllib.parse
+from typing import Any
 
 import httpx
 
 from tfhub._version import __version__
 from tfhub.config import Settings
 from tfhub.core.handle import redact_url
-from tfhub.core.progress import Progress, start_progress
-from tfhub.errors import DownloadError, IntegrityError, ModelNotFoundError
+from tfhub.errors import ConfigError, DownloadError, ModelNotFoundError
 
 logger = logging.getLogger("tfhub")
 
-_CHUNK = 1 << 20
-_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_SHA256_HEX = re.compile(r'^(?:W/)?"?([0-9a-fA-F]{64})"?$')
+MAX_REDIRECTS = 10
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+TRANSIENT_ERRORS = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+)
+"""Failures worth retrying: the next attempt may well succeed."""
+_REDIRECTS = (301, 302, 303, 307, 308)
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_STRONG_ETAG = re.compile(r'^"?([0-9a-fA-F]{64})"?$')
 
 
 def make_client(settings: Settings) -> httpx.Client:
     """An HTTP client with tfhub's timeouts, proxies from the environment and token rule.
 
-    The bearer token (``TFHUB_TOKEN``) is added to a request only when its host is
-    ``TFHUB_TOKEN_HOST``; it is never sent anywhere else, not even after a redirect.
+    The bearer token (``TFHUB_TOKEN``) is added to a request only when its host and port are
+    those of ``TFHUB_TOKEN_HOST``; it is never sent anywhere else, not even after a redirect.
     """
     timeout = httpx.Timeout(
         connect=settings.connect_timeout,
@@ -59,354 +59,233 @@ def make_client(settings: Settings) -> httpx.Client:
         timeout=timeout,
         trust_env=True,
         follow_redirects=True,
-        max_redirects=10,
+        max_redirects=MAX_REDIRECTS,
         headers={"User-Agent": f"tfhub/{__version__}", "Accept-Encoding": "identity"},
         event_hooks=hooks,
     )
 
 
+def split_host(host: str) -> tuple[str, int | None]:
+    """``"name:port"`` -> ``("name", port)``; the port is None when not given.
+
+    >>> split_host("Hub.example.com:8080"), split_host("[::1]"), split_host("::1")
+    (('hub.example.com', 8080), ('::1', None), ('::1', None))
+    """
+    host = host.strip().lower()
+    if host.count(":") > 1 and not host.startswith("["):
+        return host, None  # a bare IPv6 address
+    try:
+        parts = urllib.parse.urlsplit("//" + host)
+        return parts.hostname or "", parts.port
+    except ValueError:
+        raise ConfigError(
+            f"TFHUB_TOKEN_HOST={host!r} is not a host or host:port (e.g. hub.example.com or "
+            "127.0.0.1:8080)."
+        ) from None
+
+
+def token_applies(url: httpx.URL, host: str, port: int | None) -> bool:
+    """True if a request to ``url`` may carry the token of ``host``/``port``. A host named
+    without a port means the scheme's default port."""
+    default = 443 if url.scheme == "https" else 80
+    return url.host.lower() == host and (url.port or default) == (port or default)
+
+
 def _token_hook(settings: Settings) -> Any:
-    token, host = settings.token, settings.token_host
+    bearer = f"Bearer {settings.token}" if settings.token else ""
+    host, port = split_host(settings.token_host) if settings.token_host else ("", None)
 
     def add_token(request: httpx.Request) -> None:
-        request.headers.pop("Authorization", None)
-        if not token or not host:
+        if not bearer or not host:
             return
-        url = request.url
-        if host in (url.host, f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"):
-            request.headers["Authorization"] = f"Bearer {token}"
+        if token_applies(request.url, host, port):
+            request.headers["Authorization"] = bearer
+        elif request.headers.get("Authorization") == bearer:
+            del request.headers["Authorization"]  # e.g. kept by an http -> https redirect
 
     return add_token
 
 
-def expected_sha256(headers: httpx.Headers) -> str | None:
-    """The sha256 the server announces: ``Repr-Digest``/``Digest``/``X-Checksum-Sha256``/ETag.
+def split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    """``user:password@`` moved out of the URL into basic auth, so no log line shows it.
+
+    >>> split_credentials("https://me:pw@hub.example.com/m/1")[0]
+    'https://hub.example.com/m/1'
+    """
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, None
+    auth = httpx.BasicAuth(parsed.username, parsed.password)
+    return str(parsed.copy_with(userinfo=b"")), auth
+
+
+def _digest_value(value: str) -> str | None:
+    value = value.strip().strip(":")
+    if _HEX64.fullmatch(value):
+        return value.lower()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw.hex() if len(raw) == 32 else None
+
+
+def expected_sha256(headers: httpx.Headers, *, partial: bool = False) -> str | None:
+    """The sha256 of the whole archive the server announces: ``Repr-Digest``, ``Digest``,
+    ``X-Checksum-Sha256`` or a strong 64-hex ETag. ``Content-Digest`` counts only for a
+    complete body (``partial=False``), since for a 206 it covers the part sent.
 
     >>> h = httpx.Headers({"ETag": '"' + "ab" * 32 + '"'})
     >>> expected_sha256(h) == "ab" * 32
     True
     """
-    for name in ("repr-digest", "content-digest", "digest"):
-        for part in str(headers.get(name, "")).split(","):
+    names = ("repr-digest", "digest") if partial else ("repr-digest", "content-digest", "digest")
+    for name in names:
+        for part in headers.get(name, "").split(","):
             algo, _, value = part.strip().partition("=")
             if algo.strip().lower() in ("sha-256", "sha256") and value:
-                value = str(value).strip().strip(":")
-                if re.fullmatch(r"[0-9a-fA-F]{64}", value):
-                    return value.lower()
-                try:
-                    raw = base64.b64decode(value, validate=True)
-                except (binascii.Error, ValueError):
-                    continue
-                if len(raw) == 32:
-                    return raw.hex()
+                found = _digest_value(value)
+                if found is not None:
+                    return found
     checksum = str(headers.get("x-checksum-sha256", "")).strip()
-    if re.fullmatch(r"[0-9a-fA-F]{64}", checksum):
+    if _HEX64.fullmatch(checksum):
         return checksum.lower()
-    match = _SHA256_HEX.match(headers.get("etag", "").strip())
-    return str(match.group(1).lower()) if match else None
+    match = _STRONG_ETAG.match(headers.get("etag", "").strip())  # a weak W/ ETag never matches
+    return match.group(1).lower() if match else None
 
 
 def describe_status(response: httpx.Response, label: str) -> DownloadError | ModelNotFoundError:
     """The tfhub error for an unexpected HTTP status."""
     status = response.status_code
-    if status == 404 or status == 410:
+    if status in (404, 410):
         return ModelNotFoundError(f"No model at {label} (HTTP {status}). Check the handle.")
     if status in (401, 403):
         return DownloadError(
             f"Access to {label} was denied (HTTP {status}). If the hub needs a token, set "
-            "TFHUB_TOKEN and TFHUB_TOKEN_HOST."
+            "TFHUB_TOKEN and TFHUB_TOKEN_HOST (the token is sent to that host:port only)."
         )
-    return DownloadError(f"{label} answered HTTP {status} {response.reason_phrase}.")
+    return DownloadError(
+        f"{label} answered HTTP {status} {response.reason_phrase}; expected a model archive. "
+        "Check the handle."
+    )
 
 
 def backoff(attempt: int, response: httpx.Response | None = None) -> float:
-    """Seconds to wait before retry ``attempt`` (1-based): exponential, jittered, capped."""
+    """Seconds to wait before retry ``attempt`` (1-based): exponential, jittered, capped;
+    a server's ``Retry-After`` (in seconds) wins."""
     if response is not None:
-        retry_after = response.headers.get("retry-after", "")
+        retry_after = response.headers.get("retry-after", "").strip()
         if retry_after.isdigit():
             return min(float(retry_after), 30.0)
     return float(min(0.25 * 2 ** (attempt - 1), 8.0) * (0.5 + random.random()))
 
 
-class RestartNeededError(DownloadError):
-    """The transfer broke and the server cannot resume it: the caller should start over."""
+class Retrier:
+    """Counts the retries of one download and waits between them."""
 
+    def __init__(self, label: str, retries: int) -> None:
+        self.label, self.retries, self.attempt = label, retries, 0
 
-class ArchiveDownload(io.RawIOBase):
-    """A resumable, verified byte stream of ``url``, teed into ``part_path``.
-
-    Args:
-        client: from :func:`make_client`.
-        url: what to fetch.
-        part_path: where bytes are kept for resuming; ``part_path + ".json"`` holds the
-            validator (ETag / Last-Modified) that makes resuming safe.
-        label: the handle, for messages and the progress bar.
-        settings: retries and progress settings.
-    """
-
-    def __init__(
-        self, client: httpx.Client, url: str, part_path: str, *, label: str, settings: Settings
-    ) -> None:
-        super().__init__()
-        self.client, self.url, self.label, self.settings = client, url, label, settings
-        self.part_path, self.meta_path = part_path, part_path + ".json"
-        self.content_type: str | None = None
-        self.total: int | None = None
-        self.expected: str | None = None
-        self.digest = hashlib.sha256()
-        self.delivered = 0
-        self.attempt = 0
-        self._response: httpx.Response | None = None
-        self._chunks: Iterator[bytes] | None = None
-        self._pending = memoryview(b"")
-        self._replay: io.BufferedReader | None = None
-        self._part: IO[bytes] | None = None
-        self._progress: Progress | None = None
-        self._connect()
-
-    # -- io.RawIOBase -----------------------------------------------------------------------
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._pending:
-            self._pending = memoryview(self._next_chunk())
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._close_response()
-        if self._part is not None:
-            self._part.close()
-            self._part = None
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-        super().close()
-
-    @property
-    def sha256(self) -> str:
-        return self.digest.hexdigest()
-
-    # -- internals ------------------------------------------------------------------------
-    def _next_chunk(self) -> bytes:
-        if self._replay is not None:
-            chunk = self._replay.read(_CHUNK)
-            if chunk:
-                self._account(chunk)
-                return chunk
-            self._replay.close()
-            self._replay = None
-        while True:
-            try:
-                assert self._chunks is not None
-                chunk = next(self._chunks, b"")
-            except (httpx.TransportError, httpx.StreamError) as e:
-                self._retry(f"transfer interrupted after {self.delivered} bytes: {e!r}")
-                continue
-            if not chunk:
-                return self._finish()
-            assert self._part is not None
-            self._part.write(chunk)
-            self._account(chunk)
-            return chunk
-
-    def _account(self, chunk: bytes) -> None:
-        self.digest.update(chunk)
-        self.delivered += len(chunk)
-        if self._progress is not None:
-            self._progress.update(len(chunk))
-
-    def _finish(self) -> bytes:
-        if self.total is not None and self.delivered < self.total:
-            self._retry(f"connection closed at {self.delivered} of {self.total} bytes")
-            return self._next_chunk()
-        if self._part is not None:
-            self._part.flush()
-        if self.expected and self.sha256 != self.expected:
-            self._discard_part()
-            raise IntegrityError(
-                f"The archive from {self.label} does not match the sha256 the server sent "
-                f"(expected {self.expected}, got {self.sha256}). Nothing was installed; retry, "
-                "and report it to the hub's owner if it persists."
-            )
-        return b""
-
-    def _retry(self, why: str) -> None:
-        self._close_response()
-        self._bump(why)
-        self._connect(resume_from=self.delivered)
-
-    def _saved_validator(self) -> dict[str, Any] | None:
-        try:
-            with open(self.meta_path, encoding="utf-8") as f:
-                meta: dict[str, Any] = json.load(f)
-        except (OSError, ValueError):
-            return None
-        if meta.get("url") != self.url or not (meta.get("etag") or meta.get("last_modified")):
-            return None
-        return meta
-
-    def _connect(self, resume_from: int | None = None) -> None:
-        """Sends the request; on a first call, resumes from a ``.part`` left by a dead run."""
-        headers: dict[str, str] = {}
-        meta = None
-        offset = 0
-        if resume_from is None:
-            meta = self._saved_validator()
-            if meta is not None and os.path.exists(self.part_path):
-                offset = os.path.getsize(self.part_path)
-        else:
-            meta = self._saved_validator()
-            offset = resume_from
-        if offset and meta is not None:
-            headers["Range"] = f"bytes={offset}-"
-            headers["If-Range"] = meta.get("etag") or meta["last_modified"]
-        else:
-            offset = 0
-        while True:
-            try:
-                request = self.client.build_request("GET", self.url, headers=headers)
-                response = self.client.send(request, stream=True)
-            except httpx.TooManyRedirects as e:
-                raise DownloadError(f"{self.label} redirects too many times: {e}.") from e
-            except httpx.TransportError as e:
-                self._bump(f"cannot connect: {e!r}")
-                continue
-            if response.status_code in _TRANSIENT_STATUS:
-                response.close()
-                self._bump(f"HTTP {response.status_code}", response)
-                continue
-            if response.status_code == 416 and offset:
-                response.close()
-                self._restart_part()
-                headers, offset = {}, 0
-                continue
-            break
-        if response.status_code not in (200, 206):
-            response.close()
-            raise describe_status(response, self.label)
-        self._start_stream(response, offset)
-
-    def _bump(self, why: str, response: httpx.Response | None = None) -> None:
+    def bump(self, why: str, response: httpx.Response | None = None) -> None:
+        """Waits before the next try, or raises :class:`DownloadError` if none is left."""
         self.attempt += 1
-        if self.attempt > self.settings.retries:
+        if self.attempt > self.retries:
             raise DownloadError(
-                f"Downloading {self.label} failed after {self.settings.retries} retries: {why}. "
+                f"Downloading {self.label} failed after {self.retries} retries: {why}. "
                 "Check that the server is reachable and run the same call again; "
-                "it resumes where it stopped."
+                "it resumes where it stopped (TFHUB_RETRIES sets the number of retries)."
             )
         wait = backoff(self.attempt, response)
         logger.warning("%s: %s; retry %d in %.1f s", self.label, why, self.attempt, wait)
         time.sleep(wait)
 
-    def _start_stream(self, response: httpx.Response, offset: int) -> None:
-        resumed = response.status_code == 206 and _range_start(response) == offset and offset > 0
-        if response.status_code == 206 and not resumed:
-            response.close()
-            self._restart_part()
-            raise DownloadError(f"{self.label} answered a range request with the wrong range.")
-        self._response = response
-        self.content_type = response.headers.get("content-type")
-        length = response.headers.get("content-length")
-        body = int(length) if length and length.isdigit() else None
-        if not resumed and self.delivered > 0:
-            # Bytes already went to the reader and the server will not continue them.
-            response.close()
-            self._restart_part()
-            raise RestartNeededError(
-                f"{self.label} cannot resume the interrupted download; it must start again."
+
+def describe_error(error: httpx.HTTPError) -> str:
+    """A short, credential-free description of a transport failure."""
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}"
+
+
+def send(
+    client: httpx.Client,
+    url: str,
+    retrier: Retrier,
+    *,
+    headers: dict[str, str] | None = None,
+    follow_redirects: bool = True,
+) -> httpx.Response:
+    """GETs ``url`` (streaming), retrying transient failures and statuses. The caller
+    closes the response."""
+    url, auth = split_credentials(url)
+    while True:
+        request = client.build_request("GET", url, headers=headers)
+        try:
+            response = client.send(
+                request, stream=True, follow_redirects=follow_redirects, auth=auth
             )
-        if not resumed:
-            self._restart_part()
-            self.total = body
-            self.expected = expected_sha256(response.headers)
-            self._save_validator(response)
-        elif body is not None:
-            self.total = offset + body
-        if self._part is None:
-            self._part = open(self.part_path, "r+b" if resumed else "wb")  # noqa: SIM115
-        part = self._part
-        part.truncate(offset)
-        part.seek(offset)
-        if resumed and self.delivered < offset:
-            # A fresh process: replay what a dead run left, hashing it, before the network.
-            self._replay = open(self.part_path, "rb")  # noqa: SIM115
-            self._replay.seek(self.delivered)
-            logger.info("%s: resuming at byte %d", self.label, offset)
-        if self._progress is None:
-            self._progress = start_progress(self.label, self.total, self.settings)
-        self._chunks = response.iter_raw(_CHUNK)
-
-    def _restart_part(self) -> None:
-        if self._part is not None:
-            self._part.close()
-            self._part = None
-        self.digest = hashlib.sha256()
-        self.delivered = 0
-        self._replay = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.part_path)
-
-    def _save_validator(self, response: httpx.Response) -> None:
-        etag = response.headers.get("etag")
-        last_modified = response.headers.get("last-modified")
-        accepts = response.headers.get("accept-ranges", "").lower() == "bytes"
-        meta = {
-            "url": self.url,
-            "etag": etag if etag and not etag.startswith("W/") else None,
-            "last_modified": last_modified,
-            "accept_ranges": accepts,
-        }
-        with open(self.meta_path, "w", encoding="utf-8") as f:
-            json.dump(meta, f)
-
-    def _discard_part(self) -> None:
-        for path in (self.part_path, self.meta_path):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-
-    def _close_response(self) -> None:
-        if self._response is not None:
-            self._response.close()
-            self._response = None
-            self._chunks = None
-
-    def discard(self) -> None:
-        """Closes the stream and deletes the ``.part`` file (the archive was bad)."""
-        self.close()
-        self._discard_part()
+        except httpx.TooManyRedirects as e:
+            raise DownloadError(
+                f"{retrier.label} redirects too many times (more than {MAX_REDIRECTS}). "
+                "Check the handle; the server may be misconfigured."
+            ) from e
+        except TRANSIENT_ERRORS as e:
+            retrier.bump(f"no answer ({describe_error(e)})")
+            continue
+        except httpx.HTTPError as e:
+            raise DownloadError(
+                f"Cannot download {retrier.label}: {describe_error(e)}. Check the handle."
+            ) from e
+        if response.status_code in TRANSIENT_STATUS:
+            response.close()
+            retrier.bump(f"HTTP {response.status_code}", response)
+            continue
+        return response
 
 
-def _range_start(response: httpx.Response) -> int | None:
-    match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("content-range", ""))
-    return int(match.group(1)) if match else None
+def _location(response: httpx.Response) -> str | None:
+    location = str(response.headers.get("location", ""))
+    if not location:
+        return None
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", location):
+        return location  # absolute (also file:// and gs:// URLs, which httpx cannot join)
+    return str(response.url.join(location))
 
 
-def find_redirect(client: httpx.Client, url: str, *, label: str) -> str:
-    """For ``tf-hub-format=uncompressed``: the storage location the server's 303 points to."""
-    try:
-        response = client.get(url, follow_redirects=False)
-    except httpx.TransportError as e:
-        raise DownloadError(f"Cannot reach {label}: {e!r}.") from e
-    if response.status_code in (301, 302, 303, 307, 308) and "location" in response.headers:
-        return str(response.url.join(response.headers["location"]))
+def _not_a_storage_redirect(response: httpx.Response, label: str) -> Exception:
     if response.status_code == 200:
-        raise DownloadError(
+        return DownloadError(
             f"{label} does not serve models uncompressed (expected a 303 redirect to storage, "
             f"got HTTP 200 {response.headers.get('content-type', '')}). Unset "
             "TFHUB_MODEL_LOAD_FORMAT to download the archive instead."
         )
-    raise describe_status(response, label)
+    return describe_status(response, label)
+
+
+def find_redirect(client: httpx.Client, url: str, *, label: str, settings: Settings) -> str:
+    """For ``tf-hub-format=uncompressed``: where the server's 303 points to (the storage
+    location). Other redirects to http(s) URLs are followed first."""
+    retrier = Retrier(label, settings.retries)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = send(client, url, retrier, follow_redirects=False)
+        response.close()  # only the status and headers matter, never the body
+        location = _location(response) if response.status_code in _REDIRECTS else None
+        if location is None:
+            raise _not_a_storage_redirect(response, label)
+        if response.status_code == 303 or not location.startswith(("http:", "https:")):
+            return location
+        url = location
+    raise DownloadError(
+        f"{label} redirects too many times (more than {MAX_REDIRECTS}). Check the handle."
+    )
 
 
 __all__ = [
-    "ArchiveDownload",
-    "RestartNeededError",
+    "Retrier",
+    "backoff",
+    "describe_status",
     "expected_sha256",
     "find_redirect",
     "make_client",
     "redact_url",
+    "send",
 ]

@@ -15,9 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 
-import filelock
-
-from tfhub.core.cache import Cache, CacheEntry
+from tfhub.core.cache import Cache, CacheEntry, partial_key, read_manifest, staging_key
 
 
 @dataclass
@@ -55,23 +53,42 @@ class PruneReport:
 
 
 def _size(path: str) -> int:
+    if not os.path.isdir(path) or os.path.islink(path):
+        return os.lstat(path).st_size if os.path.lexists(path) else 0
     total = 0
     for dirpath, _, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total if os.path.isdir(path) else (os.path.getsize(path) if os.path.exists(path) else 0)
+    return total
 
 
-def _idle(cache: Cache, key: str) -> filelock.BaseFileLock | None:
-    """The key's lock, taken, if no process holds it; else None."""
-    os.makedirs(os.path.join(cache.root, "locks"), exist_ok=True)
-    lock = filelock.FileLock(os.path.join(cache.root, "locks", key + ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        return None
-    return lock
+def _delete(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _leftovers(cache: Cache) -> list[tuple[str, str]]:
+    """``(key, path)`` of every staging leftover and partial download."""
+    found = []
+    for folder, key_of in (("staging", staging_key), ("partial", partial_key)):
+        with contextlib.suppress(FileNotFoundError):
+            for name in sorted(os.listdir(os.path.join(cache.root, folder))):
+                key = key_of(name)
+                if key is not None:
+                    found.append((key, os.path.join(cache.root, folder, name)))
+    return found
+
+
+def _unusable(cache: Cache, entry: CacheEntry, cutoff: float | None) -> bool:
+    """Damaged, incomplete, or (with ``cutoff``) installed before it."""
+    path, _ = cache.check(entry.key)
+    manifest = read_manifest(entry.path)
+    old = cutoff is not None and manifest is not None and manifest.installed_at < cutoff
+    return path is None or old
 
 
 def prune(
@@ -79,40 +96,23 @@ def prune(
 ) -> PruneReport:
     """Removes what no one can use: damaged or incomplete entries, leftovers of killed
     installs, partial downloads, and (with ``older_than_days``) entries installed earlier.
-    Entries being installed by a running process are left alone."""
+    Anything whose entry is locked by a running process is left alone; entries are judged
+    again under their lock, so one repaired meanwhile stays."""
     report = PruneReport()
     cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else None
-    doomed: list[tuple[str, str]] = []  # (key, path)
-    for entry in cache.entries():
-        path, _ = cache.check(entry.key)
-        old = (
-            cutoff is not None
-            and entry.manifest is not None
-            and entry.manifest.installed_at < cutoff
-        )
-        if path is None or old:
-            doomed.append((entry.key, entry.path))
-    for folder, suffixes in (("staging", None), ("partial", (".part", ".part.json"))):
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(os.path.join(cache.root, folder)):
-                key = name.split(".", 1)[0] if suffixes is None else name
-                for suffix in suffixes or ():
-                    key = key.removesuffix(suffix)
-                doomed.append((key, os.path.join(cache.root, folder, name)))
-    for key, path in doomed:
-        lock = _idle(cache, key)
-        if lock is None:
-            report.skipped_busy.append(path)
-            continue
-        try:
-            report.freed_bytes += _size(path)
+    entries = {e.key: e for e in cache.entries()}
+    doomed = [(e.key, e.path) for e in entries.values() if _unusable(cache, e, cutoff)]
+    for key, path in doomed + _leftovers(cache):
+        with cache.try_lock(key) as idle:
+            if not idle:
+                report.skipped_busy.append(path)
+                continue
+            entry = entries.get(key)
+            if entry is not None and path == entry.path and not _unusable(cache, entry, cutoff):
+                continue  # repaired since it was listed
+            with contextlib.suppress(OSError):
+                report.freed_bytes += _size(path)
             report.removed.append(path)
             if not dry_run:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
-        finally:
-            lock.release()
+                _delete(path)
     return report

@@ -3,7 +3,7 @@
 Example:
     >>> from tfhub.config import Settings
     >>> p = start_progress("demo", total=10, settings=Settings(disable_progress=True))
-    >>> p.update(10); p.close()
+    >>> p.update(10); p.close(ok=True)
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ logger = logging.getLogger("tfhub")
 
 class Progress(Protocol):
     def update(self, n: int) -> None: ...
-    def close(self) -> None: ...
+    def close(self, ok: bool = True) -> None:
+        """Ends the report; ``ok=False`` when the download failed or starts over."""
+        ...
 
 
 class _LogProgress:
@@ -42,9 +44,12 @@ class _LogProgress:
             rate = self.done / max(now - self.start, 1e-9) / 1e6
             logger.info("%s: %.1f%s MB (%.1f MB/s)", self.label, self.done / 1e6, of, rate)
 
-    def close(self) -> None:
+    def close(self, ok: bool = True) -> None:
         took = time.monotonic() - self.start
-        logger.info("Downloaded %s: %.1f MB in %.1f s", self.label, self.done / 1e6, took)
+        if ok:
+            logger.info("Downloaded %s: %.1f MB in %.1f s", self.label, self.done / 1e6, took)
+        else:
+            logger.info("Stopped downloading %s after %.1f MB", self.label, self.done / 1e6)
 
 
 class _TqdmProgress:
@@ -65,7 +70,7 @@ class _TqdmProgress:
     def update(self, n: int) -> None:
         self.bar.update(n)
 
-    def close(self) -> None:
+    def close(self, ok: bool = True) -> None:
         self.bar.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tfhub.core.handle import Handle
 from tfhub.core.http import find_redirect
-from tfhub.errors import DownloadError, OfflineError
+from tfhub.errors import DownloadError, HandleError, OfflineError
 from tfhub.resolvers.base import Context
 from tfhub.resolvers.install import install_http_archive
 
@@ -14,7 +14,7 @@ class HttpResolver:
 
     With ``TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED`` a hub URL is asked for
     ``tf-hub-format=uncompressed``; the server's 303 names a storage location that is read in
-    place, without copying.
+    place, without copying (and nothing is cached).
     """
 
     def resolve(self, handle: Handle, context: Context) -> str:
@@ -23,22 +23,41 @@ class HttpResolver:
         cached = context.cache.lookup(handle)
         if cached is not None:
             return cached
-        url = handle.location if handle.is_archive_url else handle.with_format("compressed")
+        url = archive_url(handle) if handle.is_archive_url else handle.with_format("compressed")
         return install_http_archive(handle, context, url)
 
     def _in_place(self, handle: Handle, context: Context) -> str:
         if context.settings.offline:
             raise OfflineError(
                 f"TFHUB_OFFLINE=1 and TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED: {handle.redacted()} "
-                "can only be read from its storage location over the network."
+                "can only be read from its storage location over the network. Unset one of them."
             )
         location = find_redirect(
-            context.http(), handle.with_format("uncompressed"), label=handle.redacted()
+            context.http(),
+            handle.with_format("uncompressed"),
+            label=handle.redacted(),
+            settings=context.settings,
         )
-        target = Handle.parse(location)
+        try:
+            target = Handle.parse(location)
+        except HandleError as e:
+            raise DownloadError(
+                f"{handle.redacted()} points to an unusable storage location: {e}"
+            ) from e
         if target.scheme in ("http", "https"):
             raise DownloadError(
                 f"{handle.redacted()} points to {target.redacted()} for uncompressed reading, "
                 "but an HTTP location cannot be read in place. Unset TFHUB_MODEL_LOAD_FORMAT."
             )
         return context.resolve(target)
+
+
+def archive_url(handle: Handle) -> str:
+    """The URL of a direct archive handle exactly as the user wrote it (signed URLs break
+    when their query is re-encoded), falling back to the normalised location."""
+    original = handle.original.strip().split("#", 1)[0]
+    try:
+        same = Handle.parse(original).location == handle.location
+    except HandleError:
+        same = False
+    return original if same else handle.location

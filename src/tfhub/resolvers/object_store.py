@@ -57,6 +57,7 @@ class ObjectStoreResolver:
             return handle.location
 
         def open_archive() -> tuple[IO[bytes], str | None]:
-            return fs.open(path, "rb", block_size=8 << 20), info.get("ContentType")
+            content_type = info.get("ContentType") or info.get("contentType")
+            return fs.open(path, "rb", block_size=8 << 20), content_type
 
         return install_archive(handle, context, open_archive, source=handle.location)
