@@ -293,7 +293,7 @@ def test_pax_long_names_and_link_targets(layout: Layout) -> None:
     name = f"{LONG_DIR}/{'f' * 150}.txt"
     data = tar_of([file_member(name, b"long"), link_member("short", name)], fmt=tarfile.PAX_FORMAT)
 
-    assert b"PaxHeader" in compress_undo(data)
+    assert b"PaxHeader" in gzip.decompress(data)
     entries = extract(data, layout.dest)
     assert entries == [
         ManifestEntry(name, 4, sha(b"long")),
@@ -306,16 +306,12 @@ def test_gnu_long_names_and_link_targets(layout: Layout) -> None:
     name = f"{LONG_DIR}/{'g' * 150}.txt"
     data = tar_of([file_member(name, b"long"), link_member("short", name)], fmt=tarfile.GNU_FORMAT)
 
-    assert b"././@LongLink" in compress_undo(data)
+    assert b"././@LongLink" in gzip.decompress(data)
     entries = extract(data, layout.dest)
     assert entries == [
         ManifestEntry(name, 4, sha(b"long")),
         ManifestEntry("short", 0, "", link=name),
     ]
-
-
-def compress_undo(data: bytes) -> bytes:
-    return gzip.decompress(data)
 
 
 def test_pax_size_overrides_the_header(layout: Layout) -> None:
@@ -495,10 +491,6 @@ def test_errors_of_the_stream_propagate_unchanged(layout: Layout, compression: s
 # -- Hostile names and links --------------------------------------------------------------
 
 
-def absolute_outside(layout: Layout, name: str) -> str:
-    return str(layout.outside / name)
-
-
 @pytest.mark.parametrize(
     ("name", "why"),
     [
@@ -551,7 +543,7 @@ def test_refuses_unsafe_pax_paths(layout: Layout, pax: dict[str, str], why: str)
 def test_refuses_unsafe_gnu_long_names(layout: Layout) -> None:
     name = "../" + "a" * 120
     data = tar_of([file_member(name, b"evil")], fmt=tarfile.GNU_FORMAT)
-    assert b"././@LongLink" in compress_undo(data)
+    assert b"././@LongLink" in gzip.decompress(data)
 
     assert "'..'" in refused(data, layout.dest, name)
 
@@ -639,10 +631,8 @@ def test_refuses_writing_below_a_file(layout: Layout) -> None:
     assert "'a' to be a directory" in refused(tar_bytes(members), layout.dest, "a/b")
 
 
-@pytest.mark.parametrize(
-    ("first", "second"), [("dir", "file"), ("dir", "symlink"), ("dir", "hardlink")]
-)
-def test_refuses_replacing_a_directory(layout: Layout, first: str, second: str) -> None:
+@pytest.mark.parametrize("second", ["file", "symlink", "hardlink"])
+def test_refuses_replacing_a_directory(layout: Layout, second: str) -> None:
     replacement = {
         "file": file_member("d", b"x"),
         "symlink": link_member("d", "f"),
@@ -815,9 +805,19 @@ def test_endless_extension_headers_are_refused(layout: Layout) -> None:
     )
 
 
+@pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "records",
-    [b"99 path=x\n", b"5 path=x\n", b"garbage", b"11 path-xx\n", b"1" * 400 + b" path=x\n"],
+    [
+        b"99 path=x\n",
+        b"5 path=x\n",
+        b"garbage",
+        b"11 path-xx\n",
+        b"1" * 400 + b" path=x\n",
+        b"6 a=b\ngarbage",  # once looped forever: garbage after a good record
+        b"6 a=b\n0 \n",
+        b"6 a=b\n7 a=b\n",
+    ],
 )
 def test_refuses_malformed_pax_records(layout: Layout, records: bytes) -> None:
     pax = header(
@@ -843,6 +843,36 @@ def test_global_pax_headers_apply_to_later_members(layout: Layout) -> None:
         ManifestEntry("file", 1, sha(b"f")),
         ManifestEntry("link", 0, "", link="file"),
     ]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fmt", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT], ids=["pax", "gnu"])
+def test_damaged_archives_fail_cleanly(layout: Layout, fmt: int) -> None:
+    """Seeded fuzzing: byte flips give a tfhub error or a clean result, never a crash."""
+    members = [
+        dir_member("m"),
+        file_member(f"m/{'long' * 40}.bin", random_bytes(700)),
+        link_member("m/link", f"{'long' * 40}.bin"),
+        link_member("m/hard", f"m/{'long' * 40}.bin", hard=True),
+        pax_member("m/ünï.txt", {"comment": "x" * 50}),
+    ]
+    raw = tar_of(members, fmt=fmt, compression="none")
+    rng = random.Random(fmt)
+    outcomes: dict[str, int] = {}
+    for attempt in range(400):
+        damaged = bytearray(raw)
+        for _ in range(rng.randint(1, 3)):
+            damaged[rng.randrange(min(len(raw), 4096))] = rng.randrange(256)
+        dest = layout.dest / str(attempt)
+        dest.mkdir()
+        try:
+            extract(bytes(damaged), dest)
+            outcome = "ok"
+        except (UnsafeArchiveError, DownloadError) as e:
+            outcome = type(e).__name__
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert set(outcomes) <= {"ok", "UnsafeArchiveError", "DownloadError", "NotAnArchiveError"}
+    assert outcomes.get("ok", 0) < 400
 
 
 # -- Damaged downloads and things that are not archives -----------------------------------
@@ -1033,7 +1063,7 @@ MEASURE = textwrap.dedent(
 def test_extraction_streams_with_flat_memory(tmp_path: Path, compression: str) -> None:
     files = {"variables/variables.data-00000-of-00001": Generated(300 << 20)}
     if compression == "zst":  # incompressible too: buffering the download would show
-        files["variables/variables.data-00000-of-00002"] = Generated(128 << 20, random_data=True)
+        files["variables/variables.data-00000-of-00002"] = Generated(160 << 20, random_data=True)
     archive = tmp_path / f"model.tar.{compression}"
     expected = write_archive(archive, compression, files)
     dest = tmp_path / "dest"
@@ -1051,5 +1081,5 @@ def test_extraction_streams_with_flat_memory(tmp_path: Path, compression: str) -
     for name, size, _ in expected:
         assert (dest / str(name)).stat().st_size == size
     growth_mib = result["growth_kib"] / 1024
-    assert growth_mib < 100, f"peak RSS grew by {growth_mib:.0f} MiB"
+    assert growth_mib < 64, f"peak RSS grew by {growth_mib:.0f} MiB"
     print(f"peak RSS growth: {growth_mib:.1f} MiB")

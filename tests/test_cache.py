@@ -156,6 +156,20 @@ def test_same_size_change_is_caught_by_verify_which_heals(server, cache_dir):
     assert [r.ok for r in verify(Cache(cache_dir))] == [True]
 
 
+def test_verify_catches_a_file_swapped_for_a_link_to_the_same_bytes(server, cache_dir, tmp_path):
+    served = Served(server)
+    data = Path(served.path, "saved_model.pb")
+    copy = tmp_path / "elsewhere.pb"
+    copy.write_bytes(data.read_bytes())
+    data.unlink()
+    data.symlink_to(copy)
+    (result,) = verify(Cache(cache_dir))
+    assert [p.split(":")[0] for p in result.problems] == ["saved_model.pb"]
+    assert tfhub.resolve(served.url) == served.path
+    assert not Path(served.path, "saved_model.pb").is_symlink()
+    assert_model(served.path, served.archive)
+
+
 def test_verify_passes_an_intact_cache(server, cache_dir):
     Served(server, "1")
     Served(server, "2", model_archive("zst"))

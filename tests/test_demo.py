@@ -13,7 +13,10 @@ def test_demo_builds_serves_resolves_and_loads_a_model(tmp_path: Path) -> None:
     env.pop("TFHUB_CACHE_DIR", None)
     result = subprocess.run(
         [sys.executable, "-m", "tfhub.demo", "--workdir", str(tmp_path)],
-        capture_output=True, text=True, timeout=240, env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

@@ -48,9 +48,9 @@ def s3_store() -> Iterator[Store]:
     client.create_bucket(Bucket="models-bucket")
     try:
         yield Store(
-            "s3", "models-bucket", lambda key, data: client.put_object(
-                Bucket="models-bucket", Key=key, Body=data
-            )
+            "s3",
+            "models-bucket",
+            lambda key, data: client.put_object(Bucket="models-bucket", Key=key, Body=data),
         )
     finally:
         server.stop()
@@ -132,7 +132,9 @@ def test_offline_refuses_storage_that_is_not_cached(
         tfhub.resolve(store.url("dirs/m1"))
 
 
-@pytest.mark.parametrize(("scheme", "package", "extra"), [("s3", "s3fs", "s3"), ("gs", "gcsfs", "gcs")])
+@pytest.mark.parametrize(
+    ("scheme", "package", "extra"), [("s3", "s3fs", "s3"), ("gs", "gcsfs", "gcs")]
+)
 def test_missing_extra_names_the_package(
     scheme: str, package: str, extra: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

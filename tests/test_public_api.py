@@ -40,7 +40,10 @@ def test_errors_form_one_tree_with_builtin_bases() -> None:
 def _imports_after(code: str) -> set[str]:
     out = subprocess.run(
         [sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted(sys.modules)))"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     return set(out.split())
 

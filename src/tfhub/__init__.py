@@ -22,12 +22,32 @@ from tfhub.errors import (
     HubError,
     IntegrityError,
     MissingDependencyError,
+    MissingOpError,
+    ModelFormatError,
     ModelNotFoundError,
     NotAnArchiveError,
     OfflineError,
     UnsafeArchiveError,
 )
-from tfhub.hub import Hub, resolve
+from tfhub.hub import Hub, check_reusable_saved_model, resolve
+
+# Parts that import TensorFlow, loaded on first attribute access.
+_LAZY = {
+    "load": ("tfhub.tf.load", "load"),
+    "KerasLayer": ("tfhub.tf.keras_layer", "KerasLayer"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfhub' has no attribute {name!r}")
+
 
 __all__ = [
     "Cache",
@@ -41,11 +61,16 @@ __all__ = [
     "Hub",
     "HubError",
     "IntegrityError",
+    "KerasLayer",
     "MissingDependencyError",
+    "MissingOpError",
+    "ModelFormatError",
     "ModelNotFoundError",
     "NotAnArchiveError",
     "OfflineError",
     "UnsafeArchiveError",
     "__version__",
+    "check_reusable_saved_model",
+    "load",
     "resolve",
 ]

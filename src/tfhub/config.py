@@ -64,7 +64,8 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = floa
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}.") from None
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {what}.") from None
     if value < 0:
         raise ConfigError(f"{name}={raw!r} must not be negative.")
     return float(value)

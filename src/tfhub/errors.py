@@ -11,6 +11,8 @@ matching builtin, so ``except FileNotFoundError`` still catches a missing model:
     │   ├── NotAnArchiveError                 the server answered with something else (HTML...)
     │   └── IntegrityError                    bytes do not match the digest the server sent
     ├── UnsafeArchiveError (ValueError)       a hostile archive was refused before extraction
+    ├── ModelFormatError (ValueError)         the files are not a model tfhub can read
+    │   └── MissingOpError                    the model needs ops no installed package registers
     ├── CacheError (OSError)                  the cache cannot be used
     │   ├── CorruptCacheError                 a cached model is damaged (files missing/changed)
     │   └── CacheLockTimeoutError (TimeoutError) another process holds the lock too long
@@ -38,6 +40,8 @@ __all__ = [
     "HubError",
     "IntegrityError",
     "MissingDependencyError",
+    "MissingOpError",
+    "ModelFormatError",
     "ModelNotFoundError",
     "NotAnArchiveError",
     "OfflineError",
@@ -75,6 +79,14 @@ class IntegrityError(DownloadError):
 
 class UnsafeArchiveError(HubError, ValueError):
     """An archive was refused: path escapes, links out, devices, or size limits."""
+
+
+class ModelFormatError(HubError, ValueError):
+    """The files are not a model tfhub can read (or are damaged)."""
+
+
+class MissingOpError(ModelFormatError):
+    """The model uses TensorFlow ops that no installed package registers."""
 
 
 class CacheError(HubError, OSError):

@@ -14,6 +14,8 @@ import os
 
 from tfhub.config import CACHE_DIR, MODEL_LOAD_FORMAT, Settings
 from tfhub.core.cache import Cache, default_cache_root
+from tfhub.core.conventions import ConventionReport
+from tfhub.core.conventions import check_reusable_saved_model as check_conventions
 from tfhub.core.handle import Handle
 from tfhub.resolvers.base import Context, ResolverRegistry
 
@@ -103,6 +105,17 @@ class Hub:
 def default_hub() -> Hub:
     """The hub behind :func:`tfhub.resolve` (created on first use, not at import)."""
     return Hub()
+
+
+def check_reusable_saved_model(handle: str | os.PathLike[str]) -> ConventionReport:
+    """Resolves ``handle`` and checks it against the Reusable SavedModel conventions
+    (TensorFlow is not imported). See :mod:`tfhub.core.conventions`.
+
+    Example:
+        >>> report = tfhub.check_reusable_saved_model("/models/encoder")  # doctest: +SKIP
+        >>> print(report)  # doctest: +SKIP
+    """
+    return check_conventions(resolve(handle))
 
 
 def resolve(handle: str | os.PathLike[str]) -> str:

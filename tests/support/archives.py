@@ -8,7 +8,9 @@ import tarfile
 import zstandard
 
 
-def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes | None]], compression: str = "gz") -> bytes:
+def tar_bytes(
+    members: list[tuple[tarfile.TarInfo, bytes | None]], compression: str = "gz"
+) -> bytes:
     """A tar archive of ``members`` (``TarInfo``, data); ``compression``: gz, zst or none."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:

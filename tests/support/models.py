@@ -1,62 +1,85 @@
-"""Model archives with known contents, and checks that an installed copy matches them."""
+"""Real TF2 SavedModels built for tests (imports TensorFlow: use only from TF tests).
+
+``save_reusable_model(path)`` writes a model that follows the Reusable SavedModel
+conventions: ``__call__(x, training=False)`` computes ``relu(x @ kernel + bias)`` minus a
+moving mean that is updated only when ``training`` is true, exposes ``variables``,
+``trainable_variables`` and an L2 ``regularization_losses`` term, and has two signatures:
+``serving_default`` (outputs ``output`` and ``hidden``) and ``embed`` (output ``embedding``).
+"""
 
 from __future__ import annotations
 
-import io
-import os
-import random
-import tarfile
+from pathlib import Path
 
-from support.archives import dir_member, file_member, tar_bytes
+import numpy as np
+import tensorflow as tf
 
-
-def random_model_archive(size: int = 600_000, compression: str = "none", seed: int = 0) -> bytes:
-    """A model archive whose variables file is ``size`` incompressible bytes, so the archive
-    stays big enough to be cut, stalled and resumed whatever the compression."""
-    data = random.Random(seed).randbytes(size)
-    members = [
-        dir_member("./"),
-        dir_member("./variables"),
-        file_member("./saved_model.pb", b"\x08\x01" + bytes(range(256)) * 4 + bytes([seed % 256])),
-        file_member("./variables/variables.index", b"index" * 20),
-        file_member("./variables/variables.data-00000-of-00001", data),
-        file_member("./assets/..vocab.txt", b"hello\nworld\n"),
-    ]
-    return tar_bytes(members, compression)
+IN, OUT = 3, 2
+L2 = 0.01
+MOMENTUM = 0.5
+KERNEL = np.array([[0.5, -1.0], [0.25, 2.0], [1.0, 0.5]], np.float32)
+BIAS = np.array([0.1, -0.2], np.float32)
 
 
-def archive_files(archive: bytes) -> dict[str, bytes]:
-    """Relative path -> content of every regular file in ``archive`` (any compression)."""
-    if archive[:2] == b"\x1f\x8b":
-        import gzip
+class Reusable(tf.Module):
+    def __init__(self) -> None:
+        super().__init__(name="reusable")
+        self.kernel = tf.Variable(KERNEL, name="kernel")
+        self.bias = tf.Variable(BIAS, name="bias")
+        self.moving_mean = tf.Variable(tf.zeros([OUT]), trainable=False, name="moving_mean")
 
-        archive = gzip.decompress(archive)
-    elif archive[:4] == b"\x28\xb5\x2f\xfd":
-        import zstandard
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, IN], tf.float32), tf.TensorSpec([], tf.bool)]
+    )
+    def call(self, x: tf.Tensor, training: tf.Tensor) -> tf.Tensor:
+        hidden = tf.nn.relu(tf.matmul(x, self.kernel) + self.bias)
+        if training:
+            mean = tf.reduce_mean(hidden, axis=0)
+            self.moving_mean.assign(MOMENTUM * self.moving_mean + (1 - MOMENTUM) * mean)
+        return hidden - self.moving_mean
 
-        archive = zstandard.ZstdDecompressor().decompressobj().decompress(archive)
-    files = {}
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
-        for member in tar:
-            if member.isfile():
-                extracted = tar.extractfile(member)
-                assert extracted is not None
-                files[os.path.normpath(member.name)] = extracted.read()
-    return files
-
-
-def disk_files(root: str) -> dict[str, bytes]:
-    """Relative path -> content of every regular file under ``root``."""
-    files = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                files[os.path.relpath(full, root)] = f.read()
-    return files
+    @tf.function(input_signature=[])
+    def l2(self) -> tf.Tensor:
+        return L2 * tf.reduce_sum(tf.square(self.kernel))
 
 
-def assert_model(path: str, archive: bytes) -> None:
-    """``path`` holds exactly the files of ``archive``, byte for byte."""
-    assert os.path.isdir(path), path
-    assert disk_files(path) == archive_files(archive)
+def reference_output(x: np.ndarray, moving_mean: np.ndarray | None = None) -> np.ndarray:
+    """What the freshly saved model returns for ``x`` in inference."""
+    mean = np.zeros([OUT], np.float32) if moving_mean is None else moving_mean
+    return np.maximum(x @ KERNEL + BIAS, 0) - mean
+
+
+def save_reusable_model(path: str | Path) -> Path:
+    module = Reusable()
+    root = tf.train.Checkpoint()
+    root.module = module
+
+    @tf.function(input_signature=[tf.TensorSpec([None, IN], tf.float32)])
+    def serving(x: tf.Tensor) -> dict[str, tf.Tensor]:
+        out = module.call(x, False)
+        return {"output": out, "hidden": tf.nn.relu(tf.matmul(x, module.kernel) + module.bias)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, IN], tf.float32)])
+    def embed(x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"embedding": tf.matmul(x, module.kernel)}
+
+    root.__call__ = _with_python_training(module)
+    root.variables = [module.kernel, module.bias, module.moving_mean]
+    root.trainable_variables = [module.kernel, module.bias]
+    root.regularization_losses = [module.l2]
+    tf.saved_model.save(root, str(path), signatures={"serving_default": serving, "embed": embed})
+    return Path(path)
+
+
+def _with_python_training(module: Reusable) -> tf.types.experimental.GenericFunction:
+    """``__call__(x, training=False)`` traced for both Python values of ``training``."""
+
+    @tf.function
+    def __call__(x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        return module.call(x, tf.constant(training))
+
+    spec = tf.TensorSpec([None, IN], tf.float32)
+    __call__.get_concrete_function(spec, training=True)
+    __call__.get_concrete_function(spec, training=False)
+    __call__.get_concrete_function(spec)
+    return __call__

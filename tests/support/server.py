@@ -36,6 +36,8 @@ class Route:
     delay: float = 0.0  # seconds to sleep between 64 KiB chunks
     length: bool = True  # send Content-Length
     gate: threading.Event | None = None  # wait for this before sending the body
+    pause_at: int | None = None  # after this many body bytes, wait for ``resume``
+    resume: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,11 @@ class HubTestServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._closing.set()  # ends stalls and delays at once
+        self._closing.set()  # ends stalls, delays and pauses at once
         for route in self.routes.values():
             if route.gate is not None:
                 route.gate.set()
+            route.resume.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -176,7 +179,7 @@ class HubTestServer:
         limit = len(payload)
         if route.truncate_at is not None and hit <= route.truncate_times + route.fail_times:
             limit = max(0, route.truncate_at - start)
-        self._write(h, route, payload[:limit])
+        self._write(h, route, payload[:limit], start)
         if limit < len(payload) or not route.length:
             h.close_connection = True
             try:
@@ -184,16 +187,27 @@ class HubTestServer:
             except OSError:
                 pass
 
-    def _write(self, h: http.server.BaseHTTPRequestHandler, route: Route, data: bytes) -> None:
+    def _write(
+        self, h: http.server.BaseHTTPRequestHandler, route: Route, data: bytes, start: int
+    ) -> None:
+        pause = len(data) + 1
+        if route.pause_at is not None and start < route.pause_at:
+            pause = route.pause_at - start
         try:
             h.wfile.flush()
             if route.gate is not None:
                 route.gate.wait(30)
             if route.stall:
                 self._closing.wait(route.stall)
-            for offset in range(0, len(data), 65536):
-                h.wfile.write(data[offset : offset + 65536])
+            offset = 0
+            while offset < len(data):
+                end = min(offset + 65536, len(data), pause if offset < pause else len(data))
+                h.wfile.write(data[offset:end])
                 h.wfile.flush()
+                offset = end
+                if offset == pause:
+                    while not (route.resume.is_set() or self._closing.is_set()):
+                        route.resume.wait(0.05)
                 if route.delay:
                     self._closing.wait(route.delay)
         except (BrokenPipeError, ConnectionResetError):

@@ -42,7 +42,9 @@ import os
 import stat
 import tarfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -59,6 +61,9 @@ _MAX_EXTENSION_BYTES = 1 << 20
 """Largest PAX or GNU long-name header accepted."""
 _MAX_EXTENSIONS = 8
 """Most extension headers accepted in front of one member."""
+_IN_FLIGHT = 4
+"""Chunks (of up to 1 MiB) that may wait for the hashing thread."""
+_INLINE_HASH = 256 << 10
 _MAX_NAME_BYTES = 4096
 _MAX_COMPONENT_BYTES = 255
 
@@ -152,9 +157,10 @@ def extract_archive(
     raw = io.BufferedReader(_Prefixed(head, stream), buffer_size=_CHUNK)
     source = _Source(_decompressed(raw, kind), kind, label)
     reader = _TarReader(source, label, content_type)
-    extractor = _Extractor(dest, label, limits or Limits(), on_file)
-    while (member := reader.next()) is not None:
-        extractor.add(member, reader)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfhub-sha256") as pool:
+        extractor = _Extractor(dest, label, limits or Limits(), on_file, pool)
+        while (member := reader.next()) is not None:
+            extractor.add(member, reader)
     reader.finish(raw)
     return extractor.manifest()
 
@@ -249,25 +255,19 @@ class _Source:
         self._data = data
         self._errors = _decoder_errors(kind)
         self._label = label
-        self._scratch = memoryview(bytearray(_CHUNK))
 
-    def readinto(self, buffer: memoryview) -> int:
+    def read_some(self, n: int) -> bytes:
+        """Up to ``n`` bytes (at least one unless the data has ended)."""
         try:
-            return self._data.readinto(buffer)
+            return self._data.read(n)
         except self._errors as e:
             raise _damaged(self._label, f"the {self.kind} data is damaged ({e})") from e
 
     def read(self, n: int) -> bytes:
-        """Up to ``n`` bytes; fewer only at the end of the data."""
+        """``n`` bytes, or fewer only at the end of the data."""
         chunks: list[bytes] = []
         got = 0
-        while got < n:
-            try:
-                chunk = self._data.read(n - got)
-            except self._errors as e:
-                raise _damaged(self._label, f"the {self.kind} data is damaged ({e})") from e
-            if not chunk:
-                break
+        while got < n and (chunk := self.read_some(n - got)):
             chunks.append(chunk)
             got += len(chunk)
         return b"".join(chunks)
@@ -275,8 +275,8 @@ class _Source:
     def skip(self, n: int) -> int:
         """Reads and drops up to ``n`` bytes; returns how many there were."""
         skipped = 0
-        while skipped < n and (step := self.readinto(self._scratch[: min(n - skipped, _CHUNK)])):
-            skipped += step
+        while skipped < n and (chunk := self.read_some(min(n - skipped, _CHUNK))):
+            skipped += len(chunk)
         return skipped
 
 
@@ -306,7 +306,6 @@ class _TarReader:
         self._first = True
         self._remaining = 0  # unread data bytes of the current member
         self._padding = 0  # then zeros up to the next block
-        self._buffer = memoryview(bytearray(_CHUNK))
 
     def next(self) -> _Member | None:
         """The next member, or None at the end-of-archive marker."""
@@ -329,15 +328,14 @@ class _TarReader:
                 raise _refusal(self._label, header.name, why)
         return None
 
-    def data(self) -> Iterator[memoryview]:
-        """The current member's data in chunks (each valid until the next one is taken)."""
+    def data(self) -> Iterator[bytes]:
+        """The current member's data, in chunks of at most 1 MiB."""
         while self._remaining > 0:
-            view = self._buffer[: min(self._remaining, _CHUNK)]
-            n = self._source.readinto(view)
-            if n == 0:
+            chunk = self._source.read_some(min(self._remaining, _CHUNK))
+            if not chunk:
                 raise _damaged(self._label, "it ends inside the data of a member")
-            self._remaining -= n
-            yield view[:n]
+            self._remaining -= len(chunk)
+            yield chunk
 
     def finish(self, raw: io.BufferedIOBase) -> None:
         """Reads to the end (checks the gzip CRC / zstd frames, lets a download complete)."""
@@ -411,7 +409,7 @@ class _TarReader:
         while pos < len(data) and data[pos] != 0:
             space = data.find(b" ", pos, pos + 21)
             digits = data[pos:space] if space > pos else b""
-            end = pos + int(digits) if digits.isdigit() else pos
+            end = pos + int(digits) if digits.isdigit() else 0  # always past ``space`` if valid
             if end <= space + 1 or end > len(data) or data[end - 1] != 0x0A:
                 raise _refusal(self._label, header.name, "has a malformed PAX record")
             record = data[space + 1 : end - 1]
@@ -493,13 +491,44 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[os.write(fd, data) :]
 
 
+class _Hasher:
+    """sha256 of one file, computed in order on a helper thread (hashlib releases the GIL).
+
+    Hashing then overlaps decompression and writing; at most ``_IN_FLIGHT`` chunks wait.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._digest = hashlib.sha256()
+        self._pending: deque[Future[None]] = deque()
+
+    def update(self, chunk: bytes) -> None:
+        if not self._pending and len(chunk) < _INLINE_HASH:
+            self._digest.update(chunk)  # small: not worth a thread hop
+            return
+        if len(self._pending) >= _IN_FLIGHT:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._digest.update, chunk))
+
+    def hexdigest(self) -> str:
+        while self._pending:
+            self._pending.popleft().result()
+        return self._digest.hexdigest()
+
+
 class _Extractor:
     """Checks and writes one member at a time; never writes outside ``root``."""
 
     def __init__(
-        self, root: str, label: str, limits: Limits, on_file: Callable[[int], None] | None
+        self,
+        root: str,
+        label: str,
+        limits: Limits,
+        on_file: Callable[[int], None] | None,
+        pool: ThreadPoolExecutor,
     ) -> None:
         self.root = os.path.realpath(root)
+        self.pool = pool
         self.label = label
         self.limits = limits
         self.on_file = on_file
@@ -574,7 +603,7 @@ class _Extractor:
             os.unlink(path)  # a duplicate member: the last one wins
         except FileNotFoundError:
             return path
-        except IsADirectoryError:  # pragma: no cover - unlink(dir) is EISDIR or EPERM
+        except IsADirectoryError:  # not ours (``dest`` was not empty): refuse all the same
             raise self.refuse(member, "would replace a directory") from None
         self.entries.pop(name, None)
         self.files.discard(name)
@@ -592,12 +621,12 @@ class _Extractor:
     def write_file(self, member: _Member, parts: list[str], reader: _TarReader) -> None:
         self.count_bytes(member)
         path = self.prepare(member, parts)
-        digest = hashlib.sha256()
+        digest = _Hasher(self.pool)
         fd = os.open(path, _CREATE_FLAGS, 0o600)
         try:
             for chunk in reader.data():
                 digest.update(chunk)
-                _write_all(fd, chunk)
+                _write_all(fd, memoryview(chunk))
                 if self.on_file is not None:
                     self.on_file(len(chunk))
             mode = 0o755 if member.mode & 0o111 else 0o644

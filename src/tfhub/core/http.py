@@ -99,7 +99,8 @@ def _token_hook(settings: Settings) -> Any:
         if not bearer or not host:
             return
         if token_applies(request.url, host, port):
-            request.headers["Authorization"] = bearer
+            # Credentials written in the handle's URL (basic auth) are more specific.
+            request.headers.setdefault("Authorization", bearer)
         elif request.headers.get("Authorization") == bearer:
             del request.headers["Authorization"]  # e.g. kept by an http -> https redirect
 

@@ -102,6 +102,8 @@ class Manifest:
             if entry.link is not None:
                 if not os.path.islink(full) or os.readlink(full) != entry.link:
                     problems.append(f"{entry.path}: link changed")
+            elif os.path.islink(full) or not os.path.isfile(full):
+                problems.append(f"{entry.path}: replaced by something that is not a file")
             elif sha256_file(full) != entry.sha256:
                 problems.append(f"{entry.path}: content changed (sha256 mismatch)")
         return problems

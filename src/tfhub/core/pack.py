@@ -29,7 +29,7 @@ def _open_compressed(out: IO[bytes], compression: str, level: int | None) -> IO[
         import zstandard
 
         cctx = zstandard.ZstdCompressor(level=level or 3, threads=-1)
-        return cctx.stream_writer(out, closefd=False)  # type: ignore[return-value]
+        return cctx.stream_writer(out, closefd=False)
     if compression == "none":
         return out
     raise ValueError(f"Unknown compression {compression!r}; use one of {', '.join(COMPRESSIONS)}.")

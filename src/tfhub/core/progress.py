@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Protocol
@@ -56,6 +57,7 @@ class _TqdmProgress:
     def __init__(self, label: str, total: int | None) -> None:
         from tqdm.auto import tqdm
 
+        sized = min(_terminal_size()) > 0  # one that reports no size would get no bar
         self.bar = tqdm(
             total=total,
             unit="B",
@@ -64,7 +66,9 @@ class _TqdmProgress:
             desc=label,
             file=sys.stderr,
             leave=False,
-            dynamic_ncols=True,
+            dynamic_ncols=sized,
+            ncols=None if sized else 100,
+            nrows=None if sized else 24,
         )
 
     def update(self, n: int) -> None:
@@ -72,6 +76,14 @@ class _TqdmProgress:
 
     def close(self, ok: bool = True) -> None:
         self.bar.close()
+
+
+def _terminal_size() -> tuple[int, int]:
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):
+        return 0, 0
+    return size.columns, size.lines
 
 
 def start_progress(label: str, total: int | None, settings: Settings) -> Progress:

@@ -1,0 +1,108 @@
+"""Which kind of model a directory holds, read without TensorFlow.
+
+* ``tf2-saved-model``: ``saved_model.pb`` whose MetaGraph carries an object graph
+  (written by ``tf.saved_model.save``), loaded with ``tfhub.load`` / ``KerasLayer``.
+* ``tf1-hub-module``: ``tfhub_module.pb`` beside ``saved_model.pb`` (the TF1 Hub format),
+  one MetaGraph per graph variant (tag set; inference = empty set).
+* ``tf1-saved-model``: ``saved_model.pb`` without an object graph (``SavedModelBuilder``).
+
+Example:
+    >>> import tempfile
+    >>> try:
+    ...     detect_format(tempfile.mkdtemp())
+    ... except ModelFormatError as e:
+    ...     print(str(e).split(":")[0])
+    Not a model
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from tfhub.core.wire import fields, message, text
+from tfhub.errors import ModelFormatError, ModelNotFoundError
+
+TF2_SAVED_MODEL = "tf2-saved-model"
+TF1_HUB_MODULE = "tf1-hub-module"
+TF1_SAVED_MODEL = "tf1-saved-model"
+
+SAVED_MODEL_PB = "saved_model.pb"
+HUB_MODULE_PB = "tfhub_module.pb"
+
+
+@dataclass(frozen=True)
+class MetaGraphSummary:
+    """One MetaGraph of ``saved_model.pb``: its tags, signatures and whether it has an
+    object graph (TF2)."""
+
+    tags: frozenset[str]
+    signatures: tuple[str, ...]
+    has_object_graph: bool
+
+
+@dataclass(frozen=True)
+class ModelFormat:
+    """What :func:`detect_format` found."""
+
+    kind: str
+    path: str
+    meta_graphs: tuple[MetaGraphSummary, ...] = field(default=())
+
+    @property
+    def tag_sets(self) -> list[frozenset[str]]:
+        return [m.tags for m in self.meta_graphs]
+
+
+def _summarise(meta_graph: memoryview) -> MetaGraphSummary:
+    tags: list[str] = []
+    signatures: list[str] = []
+    has_objects = False
+    for number, value in fields(meta_graph):
+        if number == 1:  # meta_info_def
+            tags += [text(v) for n, v in fields(message(value)) if n == 4]
+        elif number == 5:  # signature_def map entry: key=1
+            signatures += [text(v) for n, v in fields(message(value)) if n == 1]
+        elif number == 7:  # object_graph_def
+            has_objects = any(n == 1 for n, _ in fields(message(value)))
+    return MetaGraphSummary(frozenset(tags), tuple(sorted(signatures)), has_objects)
+
+
+def read_meta_graphs(saved_model_pb: str) -> tuple[MetaGraphSummary, ...]:
+    """Summaries of every MetaGraph in a ``saved_model.pb`` file."""
+    try:
+        with open(saved_model_pb, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ModelFormatError(f"Cannot read {saved_model_pb}: {e.strerror}.") from e
+    try:
+        return tuple(_summarise(message(v)) for n, v in fields(data) if n == 2)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{saved_model_pb} is damaged: {e}") from e
+
+
+def detect_format(path: str | os.PathLike[str]) -> ModelFormat:
+    """Detects the model format of a local directory.
+
+    Raises:
+        ModelNotFoundError: ``path`` does not exist.
+        ModelFormatError: ``path`` holds no model (the message lists what it does hold).
+    """
+    root = os.fspath(path)
+    if not os.path.isdir(root):
+        raise ModelNotFoundError(f"No model at {root}: not a directory.")
+    saved_model = os.path.join(root, SAVED_MODEL_PB)
+    if not os.path.isfile(saved_model):
+        found = sorted(os.listdir(root))[:10]
+        raise ModelFormatError(
+            f"Not a model: {root} has no {SAVED_MODEL_PB} (found: {', '.join(found) or 'nothing'})."
+            f" Expected a TF2 SavedModel or a TF1 Hub module ({HUB_MODULE_PB} + {SAVED_MODEL_PB})."
+        )
+    meta_graphs = read_meta_graphs(saved_model)
+    if not meta_graphs:
+        raise ModelFormatError(f"{saved_model} holds no MetaGraph; the model is damaged.")
+    if os.path.isfile(os.path.join(root, HUB_MODULE_PB)):
+        return ModelFormat(TF1_HUB_MODULE, root, meta_graphs)
+    if any(m.has_object_graph for m in meta_graphs):
+        return ModelFormat(TF2_SAVED_MODEL, root, meta_graphs)
+    return ModelFormat(TF1_SAVED_MODEL, root, meta_graphs)

@@ -1,0 +1,199 @@
+"""``KerasLayer`` for Keras 3: a real ``keras.Layer`` wrapping a TF2 SavedModel (or a TF1 Hub
+module's signature), usable in Sequential, functional and subclassed models.
+
+Example:
+    >>> import keras, tfhub  # doctest: +SKIP
+    >>> model = keras.Sequential([keras.Input([3]), tfhub.KerasLayer(handle, trainable=True)])
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfhub.tf.layer_core import (
+    HubCallable,
+    LayerConfigError,
+    from_shapes,
+    to_shapes,
+    weight_names,
+)
+
+
+class SharedVariable(keras.Variable):
+    """A Keras variable whose storage *is* an existing ``tf.Variable`` (no copy)."""
+
+    def __init__(self, variable: tf.Variable, *, name: str, trainable: bool) -> None:
+        self._existing = variable
+        super().__init__(
+            initializer=self._adopt, shape=tuple(variable.shape), dtype=variable.dtype.name,
+            trainable=trainable, name=name,
+        )  # fmt: skip
+
+    def _adopt(self, shape: Any = None, dtype: Any = None) -> tf.Variable:
+        return self._existing
+
+    def _initialize_with_initializer(self, initializer: Any) -> None:
+        self._initialize(self._existing)  # keeps the tf.Variable itself as the value
+
+
+def _in_safe_mode() -> bool:
+    try:
+        from keras.src.saving.serialization_lib import in_safe_mode
+    except ImportError:  # pragma: no cover - older/newer Keras: be safe
+        return True
+    return in_safe_mode() is not False
+
+
+@keras.saving.register_keras_serializable(package="tfhub", name="KerasLayer")
+class Keras3Layer(keras.layers.Layer):
+    """Wraps a reusable SavedModel (``handle``) as a Keras 3 layer.
+
+    Arguments match the original ``hub.KerasLayer``: ``handle``, ``trainable``, ``arguments``,
+    ``signature``, ``signature_outputs_as_dict``, ``output_key``, ``output_shape``,
+    ``load_options``, ``tags``, plus any ``keras.layers.Layer`` keyword.
+
+    The model's variables become the layer's weights without a copy; they are trainable only
+    with ``trainable=True``, and then the model's ``regularization_losses`` join
+    ``model.losses`` and ``training`` reaches the model's ``__call__`` (if it takes one).
+    """
+
+    def __init__(
+        self,
+        handle: Any,
+        trainable: bool = False,
+        arguments: dict[str, Any] | None = None,
+        _sentinel: Any = None,
+        tags: Any = None,
+        signature: str | None = None,
+        signature_outputs_as_dict: bool | None = None,
+        output_key: str | None = None,
+        output_shape: Any = None,
+        load_options: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if _sentinel is not None:
+            raise LayerConfigError("Pass the KerasLayer arguments after handle by keyword.")
+        kwargs.setdefault("autocast", False)  # inputs are cast to what the model expects
+        super().__init__(trainable=trainable, **kwargs)
+        self._handle = handle
+        self._tags = sorted(tags) if tags is not None else None
+        self._hub = HubCallable(
+            handle, tags=tags, load_options=load_options, signature=signature,
+            signature_outputs_as_dict=signature_outputs_as_dict, output_key=output_key,
+            arguments=arguments,
+        )  # fmt: skip
+        self._output_shape = to_shapes(output_shape) if output_shape is not None else None
+        self._input_dtype = self._hub.input_dtype()
+        trainable_vars, other_vars = self._hub.variables()
+        names = weight_names(trainable_vars + other_vars)
+        self._hub_trainable = [
+            SharedVariable(v, name=n, trainable=True)
+            for v, n in zip(trainable_vars, names, strict=False)
+        ]
+        self._hub_frozen = [
+            SharedVariable(v, name=n, trainable=False)
+            for v, n in zip(other_vars, names[len(trainable_vars) :], strict=True)
+        ]
+        self._hub_losses = self._hub.regularization_losses()
+        self.built = True
+
+    @property
+    def resolved_object(self) -> Any:
+        """The loaded model object."""
+        return self._hub.obj
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        if self.trainable:
+            self._hub.check_trainable()
+            for loss in self._hub_losses:
+                self.add_loss(loss())
+        run_training: Any = bool(training) if self.trainable and training is not None else False
+        if self.trainable and training is not None and not isinstance(training, bool):
+            run_training = training
+        outputs = self._hub.call(self._cast(inputs), run_training)
+        return self._apply_output_shape(inputs, outputs)
+
+    def _cast(self, inputs: Any) -> Any:
+        dtype = self._input_dtype
+        if dtype is None:
+            return inputs
+
+        def cast(x: Any) -> Any:
+            x_dtype = getattr(x, "dtype", None)
+            if x_dtype is not None and tf.as_dtype(x_dtype).is_floating and x_dtype != dtype:
+                return tf.cast(x, dtype)
+            return x
+
+        return tf.nest.map_structure(cast, inputs)
+
+    def _apply_output_shape(self, inputs: Any, outputs: Any) -> Any:
+        if self._output_shape is None:
+            return outputs
+        batch = tf.nest.flatten(inputs)[0].shape[:1]
+
+        def set_shape(tensor: Any, shape: Any) -> Any:
+            tensor.set_shape(tf.TensorShape(batch).concatenate(shape))
+            return tensor
+
+        return tf.nest.map_structure(set_shape, outputs, self._output_shape)
+
+    def compute_output_spec(self, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
+        """Output KerasTensors for symbolic inputs, found by tracing (never running) the model."""
+        specs = tf.nest.map_structure(
+            lambda t: tf.TensorSpec(t.shape, tf.as_dtype(t.dtype)), inputs
+        )
+        traced = tf.function(
+            lambda x: self._apply_output_shape(x, self._hub.call(self._cast(x), False)),
+            autograph=False,
+        ).get_concrete_function(specs)
+        return tf.nest.map_structure(
+            lambda t: keras.KerasTensor(tuple(t.shape.as_list()), dtype=t.dtype.name),
+            traced.structured_outputs,
+        )
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self._output_shape is None:
+            return super().compute_output_shape(input_shape)
+        first = tf.nest.flatten(input_shape)[0] if isinstance(input_shape, dict) else input_shape
+        batch = first[0] if isinstance(first, list | tuple) and first else None
+        return tf.nest.map_structure(
+            lambda s: (batch, *s.as_list()),
+            self._output_shape,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        if not isinstance(self._handle, str):
+            import os
+
+            if not isinstance(self._handle, os.PathLike):
+                raise NotImplementedError(
+                    "Only a KerasLayer built from a string handle can be serialized; "
+                    f"got a {type(self._handle).__name__}."
+                )
+        config: dict[str, Any] = {**super().get_config(), "handle": str(self._handle)}
+        for key, value in (
+            ("arguments", self._hub.arguments or None),
+            ("signature", self._hub.signature if not self._hub.is_hub_module_v1 else None),
+            ("output_key", self._hub.output_key if not self._hub.is_hub_module_v1 else None),
+            ("signature_outputs_as_dict", self._hub.signature_outputs_as_dict),
+            ("tags", self._tags),
+            ("output_shape", from_shapes(self._output_shape) if self._output_shape else None),
+        ):
+            if value is not None:
+                config[key] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Keras3Layer:
+        if _in_safe_mode():
+            raise LayerConfigError(
+                "Refusing to rebuild a tfhub.KerasLayer in Keras safe mode: it loads the "
+                f"external model {config.get('handle')!r}, whose graph runs when called. If you "
+                "trust it, load with safe_mode=False or call "
+                "keras.config.enable_unsafe_deserialization()."
+            )
+        return cls(**config)

@@ -1,0 +1,229 @@
+"""What the Keras 3 and the tf_keras ``KerasLayer`` share: loading, the original library's
+argument rules, picking the function to call, ``training`` and output handling.
+
+Example:
+    >>> core = HubCallable("/path/to/saved_model")  # doctest: +SKIP
+    >>> core.call(x, training=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import tensorflow as tf
+
+from tfhub.errors import HubError
+from tfhub.tf.load import load
+
+
+class LayerConfigError(HubError, ValueError):
+    """The KerasLayer arguments do not fit the model (wrong signature, output key, ...)."""
+
+
+def _is_handle(handle: Any) -> bool:
+    return isinstance(handle, str | os.PathLike)
+
+
+def to_shapes(nest: Any) -> Any:
+    """Turns a nest of tuples/lists of int-or-None into ``tf.TensorShape`` leaves."""
+    if isinstance(nest, dict):
+        return {k: to_shapes(v) for k, v in nest.items()}
+    if isinstance(nest, tf.TensorShape):
+        return nest
+    if isinstance(nest, list | tuple) and all(d is None or isinstance(d, int) for d in nest):
+        return tf.TensorShape(nest)
+    if isinstance(nest, list | tuple):
+        return type(nest)(to_shapes(v) for v in nest)
+    raise LayerConfigError(f"output_shape must be a shape or a nest of shapes, got {nest!r}.")
+
+
+def from_shapes(nest: Any) -> Any:
+    """The JSON-friendly inverse of :func:`to_shapes`."""
+    if isinstance(nest, tf.TensorShape):
+        return list(nest.as_list())
+    if isinstance(nest, dict):
+        return {k: from_shapes(v) for k, v in nest.items()}
+    return [from_shapes(v) for v in nest]
+
+
+class HubCallable:
+    """The loaded model and the rules for calling it from a Keras layer."""
+
+    def __init__(
+        self,
+        handle: Any,
+        *,
+        tags: Any = None,
+        load_options: Any = None,
+        signature: str | None = None,
+        signature_outputs_as_dict: bool | None = None,
+        output_key: str | None = None,
+        arguments: dict[str, Any] | None = None,
+    ) -> None:
+        if _is_handle(handle):
+            self.obj = load(handle, tags=tags, options=load_options)
+            self.label = os.fspath(handle)
+        elif callable(handle):
+            if tags is not None or load_options is not None:
+                raise LayerConfigError(
+                    "A callable handle is already loaded: do not pass tags or load_options."
+                )
+            self.obj, self.label = handle, type(handle).__name__
+        else:
+            raise LayerConfigError(
+                f"handle must be a path, URL or loaded model, got {type(handle).__name__}."
+            )
+        self.is_hub_module_v1 = bool(getattr(self.obj, "_is_hub_module_v1", False))
+        self.signature = signature
+        self.output_key = output_key
+        self.signature_outputs_as_dict = signature_outputs_as_dict
+        self.arguments = dict(arguments or {})
+        self._apply_format_defaults()
+        self.func = self._pick_function()
+        self.accepts_training = _accepts_training(self.func)
+
+    def _apply_format_defaults(self) -> None:
+        if self.is_hub_module_v1:
+            self.signature = self.signature or "default"
+            if not self.signature_outputs_as_dict:
+                self.output_key = self.output_key or "default"
+        if self.signature and (self.output_key is not None) == bool(self.signature_outputs_as_dict):
+            raise LayerConfigError(
+                "When using a signature, set either output_key or signature_outputs_as_dict=True "
+                f"(got output_key={self.output_key!r}, "
+                f"signature_outputs_as_dict={self.signature_outputs_as_dict!r})."
+            )
+        if not self.signature and self.signature_outputs_as_dict:
+            raise LayerConfigError(
+                "signature_outputs_as_dict is only valid with a signature (or a TF1 Hub module)."
+            )
+
+    def signature_names(self) -> list[str]:
+        signatures = getattr(self.obj, "signatures", None)
+        return sorted(signatures.keys()) if signatures is not None else []
+
+    def _pick_function(self) -> Any:
+        if callable(self.obj) and not self.signature:
+            return self.obj
+        available = ", ".join(self.signature_names()) or "none"
+        if self.signature is None:
+            raise LayerConfigError(
+                f"{self.label} is not callable: pass signature= (available: {available})."
+            )
+        if not hasattr(self.obj, "signatures") or self.signature not in self.obj.signatures:
+            raise LayerConfigError(
+                f"No signature {self.signature!r} in {self.label}. Available: {available}."
+            )
+        return self.obj.signatures[self.signature]
+
+    # -- weights and losses -----------------------------------------------------------
+    def variables(self) -> tuple[list[Any], list[Any]]:
+        """``(trainable, non_trainable)`` variables of the model, each once."""
+        trainable = list(getattr(self.obj, "trainable_variables", []) or [])
+        seen = {id(v) for v in trainable}
+        rest = [v for v in getattr(self.obj, "variables", []) or [] if id(v) not in seen]
+        return trainable, rest
+
+    def regularization_losses(self) -> list[Any]:
+        losses = list(getattr(self.obj, "regularization_losses", []) or [])
+        for fn in losses:
+            if not callable(fn):
+                raise LayerConfigError(
+                    f"{self.label}: regularization_losses must be callables returning a scalar "
+                    f"loss, found {type(fn).__name__}."
+                )
+        return losses
+
+    def check_trainable(self) -> None:
+        """Raises for fine-tuning set-ups that cannot work."""
+        if self.signature and not self.is_hub_module_v1:
+            raise LayerConfigError(
+                f"trainable=True is unsupported when calling signature {self.signature!r}: "
+                "signatures have no training mode, update ops or regularization losses. "
+                "Call the model's __call__ (leave signature unset) to fine-tune."
+            )
+
+    # -- calling ----------------------------------------------------------------------
+    def input_dtype(self) -> Any:
+        """The floating dtype of the function's single input, if it has exactly one."""
+        try:
+            concrete = (
+                self.func.concrete_functions
+                if hasattr(self.func, "concrete_functions")
+                else [self.func]
+            )
+            specs = [s for c in concrete for s in _flat_specs(c.structured_input_signature)]
+        except (AttributeError, TypeError):
+            return None
+        floats = {s.dtype for s in specs if getattr(s.dtype, "is_floating", False)}
+        return floats.pop() if len(floats) == 1 else None
+
+    def call(self, inputs: Any, training: Any) -> Any:
+        """Calls the model; ``training`` is a bool or bool tensor (already combined with
+        the layer's trainability), passed only if the model's ``__call__`` accepts it."""
+        args: list[Any] = []
+        kwargs = dict(self.arguments)
+        if self.signature and isinstance(inputs, dict):
+            kwargs.update(inputs)
+        else:
+            args.append(inputs)
+        if not self.accepts_training:
+            result = self.func(*args, **kwargs)
+        elif isinstance(training, bool):
+            result = self.func(*args, training=training, **kwargs)
+        else:
+            result = tf.cond(
+                tf.cast(training, tf.bool),
+                lambda: self.func(*args, training=True, **kwargs),
+                lambda: self.func(*args, training=False, **kwargs),
+            )
+        return self.select_output(result)
+
+    def select_output(self, result: Any) -> Any:
+        if not self.output_key:
+            return result
+        if not isinstance(result, dict):
+            raise LayerConfigError(
+                f"output_key={self.output_key!r} needs a dict output, but {self.label} returned "
+                f"{type(result).__name__}."
+            )
+        if self.output_key not in result:
+            raise LayerConfigError(
+                f"No output {self.output_key!r} in {self.label}. "
+                f"Available: {', '.join(sorted(result))}."
+            )
+        return result[self.output_key]
+
+
+def weight_names(variables: list[Any]) -> list[str]:
+    """Names for the layer's weights: the variables' names, made unique (``name_1``, ...)
+    and without ``/`` or ``:0`` (as Keras 3 and h5 saving require)."""
+    names, seen = [], set()
+    for v in variables:
+        base = str(v.name).split(":")[0].replace("/", "_") or "variable"
+        name, n = base, 0
+        while name in seen:
+            n += 1
+            name = f"{base}_{n}"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def _flat_specs(signature: Any) -> list[Any]:
+    return [s for s in tf.nest.flatten(signature) if isinstance(s, tf.TensorSpec)]
+
+
+def _accepts_training(func: Any) -> bool:
+    spec = getattr(func, "function_spec", None)
+    fullargspec = getattr(spec, "fullargspec", None)
+    if fullargspec is not None:
+        return "training" in fullargspec.args or "training" in fullargspec.kwonlyargs
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return "training" in params

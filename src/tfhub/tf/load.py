@@ -1,0 +1,77 @@
+"""``tfhub.load``: resolve a handle and load its model with public TensorFlow API."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tfhub.core.formats import TF1_HUB_MODULE, detect_format
+from tfhub.errors import ModelFormatError
+from tfhub.hub import resolve
+from tfhub.tf._import import tensorflow
+from tfhub.tf.ops import missing_op_error
+
+
+def _kind(path: str) -> str | None:
+    """The model format of ``path`` (None for remote storage read in place)."""
+    if "://" in path:
+        tf = tensorflow()
+        if not tf.io.gfile.exists(tf.io.gfile.join(path, "saved_model.pb")):
+            raise ModelFormatError(f"Not a model: {path} has no saved_model.pb.")
+        return TF1_HUB_MODULE if tf.io.gfile.exists(path + "/tfhub_module.pb") else None
+    return detect_format(path).kind
+
+
+def load(
+    handle: str | os.PathLike[str], tags: list[str] | set[str] | None = None, options: Any = None
+) -> Any:
+    """Resolves ``handle`` and loads the model it names.
+
+    Works in TF2 eager mode and in TF1 compatibility mode (graph mode). For a TF1 Hub format
+    module with ``tags=None`` the inference variant (empty tag set) is loaded.
+
+    Args:
+        handle: anything :func:`tfhub.resolve` accepts.
+        tags: the MetaGraph tag set to load (TF1 formats with several variants).
+        options: a ``tf.saved_model.LoadOptions``.
+
+    Returns:
+        The loaded object, as ``tf.saved_model.load`` returns it.
+
+    Raises:
+        ModelFormatError: the handle names something that is not a model.
+        MissingOpError: the model needs ops no installed package registers.
+
+    Example:
+        >>> import tfhub  # doctest: +SKIP
+        >>> model = tfhub.load("https://hub.example.com/models/encoder/1")  # doctest: +SKIP
+        >>> model(tf.constant([[1.0, 2.0]]))  # doctest: +SKIP
+    """
+    path = resolve(handle)
+    kind = _kind(path)
+    if tags is None and kind == TF1_HUB_MODULE:
+        tags = []
+    tf = tensorflow()
+    label = str(handle)
+    try:
+        loaded = tf.compat.v2.saved_model.load(path, tags=tags, options=options)
+    except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+        error = missing_op_error(str(e), label)
+        if error is not None:
+            raise error from e
+        raise
+    except (ValueError, RuntimeError) as e:
+        if "MetaGraphDef" in str(e) and "tags" in str(e):
+            raise ModelFormatError(f"{label}: {e}") from e
+        raise
+    if kind == TF1_HUB_MODULE:
+        _mark_hub_module(loaded)
+    return loaded
+
+
+def _mark_hub_module(loaded: Any) -> None:
+    """Flags a TF1 Hub module so KerasLayer applies the format's defaults (``default``)."""
+    try:
+        loaded._is_hub_module_v1 = True
+    except AttributeError:  # pragma: no cover - loaded objects accept attributes
+        pass
