@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\n  {'case':<8} {'archive':>10} {'variant':<22} {'baseline RSS':>13} "
-        f"{'peak growth':>12} {'ru_maxrss growth':>17}"
+        f"{'peak growth':>12} {'ru_maxrss growth':>17} {'median s':>9}"
     )
     table = {}
     for label, m in models.items():
@@ -128,15 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             base = med(label, client, fmt, "rss_before_kb")
             hwm = med(label, client, fmt, "peak_delta_hwm_kb")
             ru = med(label, client, fmt, "peak_delta_maxrss_kb")
+            secs = median([r["seconds"] for r in runs[(label, client, fmt)]])
             table[f"{label} {client} {fmt}"] = {
                 "archive_bytes": archive,
                 "baseline_mb": base,
                 "peak_growth_mb": hwm,
                 "ru_maxrss_growth_mb": ru,
+                "seconds": secs,
             }
             print(
                 f"  {label:<8} {archive / 1e6:>7.0f} MB {client + ' ' + fmt:<22} "
-                f"{base:>10.0f} MB {hwm:>9.1f} MB {ru:>14.1f} MB"
+                f"{base:>10.0f} MB {hwm:>9.1f} MB {ru:>14.1f} MB {secs:>9.2f}"
             )
     save_results("memory" + ("_quick" if args.quick else ""), {"reps": reps, "table": table})
 

@@ -1,6 +1,6 @@
 """Runs every benchmark in turn and prints their summary lines together at the end.
 
-    .venv/bin/python bench/run_all.py [--quick] [--only NAME ...] [-- extra args]
+    .venv/bin/python bench/run_all.py [--quick] [--profile] [--only NAME ...]
 
 Each benchmark runs as its own process (``bench/bench_<name>.py``), its output shown as it
 goes. Exit status: 1 if a benchmark crashed (a missed goal is reported, not an error).
@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions")
     parser.add_argument("--only", nargs="+", choices=NAMES, default=NAMES)
+    parser.add_argument(
+        "--profile", action="store_true", help="also print cProfile tables (cached, download)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.NamedTemporaryFile("r", suffix=".txt", delete=False) as f:
@@ -34,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, str(BENCH / f"bench_{name}.py")]
             if args.quick:
                 cmd.append("--quick")
+            if args.profile and name != "memory":
+                cmd.append("--profile")
             print(f"\n===== {' '.join(cmd)} =====", flush=True)
             if subprocess.run(cmd, env=env, check=False).returncode != 0:
                 failed.append(name)

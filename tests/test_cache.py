@@ -12,7 +12,7 @@ import pytest
 
 import tfhub
 from support.archives import model_archive
-from support.models import assert_model, disk_files
+from support.model_archives import assert_model, disk_files
 from support.server import Route
 from tfhub.core.cache import Cache, InstallInfo, default_cache_root
 from tfhub.core.handle import Handle

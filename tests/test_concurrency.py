@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import tfhub
-from support.models import assert_model, random_model_archive
+from support.model_archives import assert_model, random_model_archive
 from support.server import Route
 from tfhub.core.cache import Cache
 from tfhub.core.handle import Handle

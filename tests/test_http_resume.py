@@ -11,7 +11,12 @@ import pytest
 
 import tfhub
 from support.archives import model_archive
-from support.models import assert_model, assert_nothing_installed, listing, random_model_archive
+from support.model_archives import (
+    assert_model,
+    assert_nothing_installed,
+    listing,
+    random_model_archive,
+)
 from support.server import Route
 from tfhub.core.handle import Handle
 

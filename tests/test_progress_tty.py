@@ -19,7 +19,7 @@ SCRIPT = "import sys, tfhub; print(tfhub.resolve(sys.argv[1]))"
 def _run_on_a_terminal(url: str, env: dict[str, str]) -> str:
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, url], stdout=subprocess.PIPE, stderr=follower, env=env
+        [sys.executable, "-c", SCRIPT, url], stdout=subprocess.DEVNULL, stderr=follower, env=env
     )
     os.close(follower)
     chunks = []

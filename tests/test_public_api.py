@@ -15,8 +15,9 @@ SRC = Path(tfhub.__file__).parent
 EXPORTED = {
     "Cache", "CacheError", "CacheLockTimeoutError", "ConfigError", "CorruptCacheError",
     "DownloadError", "Handle", "HandleError", "Hub", "HubError", "IntegrityError",
-    "MissingDependencyError", "ModelNotFoundError", "NotAnArchiveError", "OfflineError",
-    "UnsafeArchiveError", "__version__", "resolve",
+    "KerasLayer", "MissingDependencyError", "MissingOpError", "ModelFormatError",
+    "ModelNotFoundError", "NotAnArchiveError", "OfflineError", "UnsafeArchiveError",
+    "__version__", "check_reusable_saved_model", "load", "resolve",
 }  # fmt: skip
 
 

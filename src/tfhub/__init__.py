@@ -4,9 +4,10 @@
 on first use.
 
 Example:
-    >>> import sys, tfhub
-    >>> "tensorflow" in sys.modules
-    False
+    >>> import tempfile, tfhub
+    >>> model_dir = tempfile.mkdtemp()
+    >>> tfhub.resolve(model_dir) == model_dir
+    True
 """
 
 from tfhub._version import __version__

@@ -22,8 +22,9 @@ BIAS = np.array([0.1, -0.2], np.float32)
 
 
 class Reusable(tf.Module):
-    def __init__(self) -> None:
+    def __init__(self, momentum: float = MOMENTUM) -> None:
         super().__init__(name="reusable")
+        self.momentum = momentum
         self.kernel = tf.Variable(KERNEL, name="kernel")
         self.bias = tf.Variable(BIAS, name="bias")
         self.moving_mean = tf.Variable(tf.zeros([OUT]), trainable=False, name="moving_mean")
@@ -35,7 +36,9 @@ class Reusable(tf.Module):
         hidden = tf.nn.relu(tf.matmul(x, self.kernel) + self.bias)
         if training:
             mean = tf.reduce_mean(hidden, axis=0)
-            self.moving_mean.assign(MOMENTUM * self.moving_mean + (1 - MOMENTUM) * mean)
+            self.moving_mean.assign(
+                self.momentum * self.moving_mean + (1 - self.momentum) * mean
+            )
         return hidden - self.moving_mean
 
     @tf.function(input_signature=[])
@@ -49,8 +52,13 @@ def reference_output(x: np.ndarray, moving_mean: np.ndarray | None = None) -> np
     return np.maximum(x @ KERNEL + BIAS, 0) - mean
 
 
-def save_reusable_model(path: str | Path) -> Path:
-    module = Reusable()
+def save_reusable_model(
+    path: str | Path, *, momentum: float = MOMENTUM, callable_root: bool = True
+) -> Path:
+    """Saves the model described in the module docstring; ``momentum=1.0`` freezes the
+    moving mean (for comparisons where per-batch statistics would differ);
+    ``callable_root=False`` leaves out ``__call__`` (only the signatures can be called)."""
+    module = Reusable(momentum)
     root = tf.train.Checkpoint()
     root.module = module
 
@@ -63,7 +71,8 @@ def save_reusable_model(path: str | Path) -> Path:
     def embed(x: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"embedding": tf.matmul(x, module.kernel)}
 
-    root.__call__ = _with_python_training(module)
+    if callable_root:
+        root.__call__ = _with_python_training(module)
     root.variables = [module.kernel, module.bias, module.moving_mean]
     root.trainable_variables = [module.kernel, module.bias]
     root.regularization_losses = [module.l2]
@@ -83,3 +92,27 @@ def _with_python_training(module: Reusable) -> tf.types.experimental.GenericFunc
     __call__.get_concrete_function(spec, training=False)
     __call__.get_concrete_function(spec)
     return __call__
+
+
+COUNTING_KERNEL = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], np.float32)
+
+
+def save_counting_model(path: str | Path) -> Path:
+    """Saves a reusable model whose ``__call__(x)`` takes *no* ``training`` argument, returns
+    ``x @ COUNTING_KERNEL`` and adds 1 to the int64 variable ``calls`` each time it runs
+    (so a test can tell tracing from running); ``kernel`` is its trainable variable."""
+    root = tf.train.Checkpoint()
+    root.kernel = tf.Variable(COUNTING_KERNEL, name="kernel")
+    root.calls = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="calls")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, IN], tf.float32)])
+    def __call__(x: tf.Tensor) -> tf.Tensor:
+        root.calls.assign_add(1)
+        return tf.matmul(x, root.kernel)
+
+    root.__call__ = __call__
+    root.variables = [root.kernel, root.calls]
+    root.trainable_variables = [root.kernel]
+    root.regularization_losses = []
+    tf.saved_model.save(root, str(path))
+    return Path(path)

@@ -87,7 +87,7 @@ class Handle:
     def cache_key(self) -> str:
         """A stable, file-name-safe key: a readable slug plus a hash of the location."""
         digest = hashlib.sha256(self.location.encode("utf-8")).hexdigest()[:20]
-        tail = self.location.split("://", 1)[-1]
+        tail = redact_url(self.location).split("://", 1)[-1].replace("***@", "")
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", tail).strip("._-")[-48:].strip("._-")
         return f"{slug}-{digest}" if slug else digest
 

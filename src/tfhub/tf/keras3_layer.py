@@ -17,6 +17,8 @@ import tensorflow as tf
 from tfhub.tf.layer_core import (
     HubCallable,
     LayerConfigError,
+    apply_output_shape,
+    cast_floats,
     from_shapes,
     to_shapes,
     weight_names,
@@ -38,6 +40,19 @@ class SharedVariable(keras.Variable):
 
     def _initialize_with_initializer(self, initializer: Any) -> None:
         self._initialize(self._existing)  # keeps the tf.Variable itself as the value
+
+
+class _SavedModelLosses:
+    """A weight "regularizer" that returns the sum of a SavedModel's regularization losses."""
+
+    def __init__(self, losses: list[Any]) -> None:
+        self.losses = losses
+
+    def __call__(self, _variable: Any) -> Any:
+        total = self.losses[0]()
+        for loss in self.losses[1:]:
+            total = total + loss()
+        return total
 
 
 def _in_safe_mode() -> bool:
@@ -87,7 +102,7 @@ class Keras3Layer(keras.layers.Layer):
             arguments=arguments,
         )  # fmt: skip
         self._output_shape = to_shapes(output_shape) if output_shape is not None else None
-        self._input_dtype = self._hub.input_dtype()
+        self._input_dtype = self._hub.float_input_dtype()
         trainable_vars, other_vars = self._hub.variables()
         names = weight_names(trainable_vars + other_vars)
         self._hub_trainable = [
@@ -99,6 +114,19 @@ class Keras3Layer(keras.layers.Layer):
             for v, n in zip(other_vars, names[len(trainable_vars) :], strict=True)
         ]
         self._hub_losses = self._hub.regularization_losses()
+        if trainable:
+            self._hub.check_trainable()
+        if self._hub_losses and self._hub_trainable:
+            # Keras 3 asks the regularizers of the layer's *trainable* weights for their
+            # losses each time ``model.losses`` is read (also inside ``fit``), so the
+            # SavedModel's terms count exactly when the layer is trainable and always have
+            # their current value, like ``kernel_regularizer`` of a Dense layer.
+            self._hub_trainable[0].regularizer = _SavedModelLosses(self._hub_losses)
+        # The variables were tracked as trainable; running the ``trainable`` setter marks
+        # them non-trainable when the layer is frozen (a model counts trainable weights by
+        # their own flag) and lets ``layer.trainable = ...`` switch them later. Called
+        # directly: Keras skips ``self.trainable = x`` when the value does not change.
+        keras.layers.Layer.trainable.fset(self, trainable)
         self.built = True
 
     @property
@@ -109,37 +137,21 @@ class Keras3Layer(keras.layers.Layer):
     def call(self, inputs: Any, training: Any = None) -> Any:
         if self.trainable:
             self._hub.check_trainable()
-            for loss in self._hub_losses:
-                self.add_loss(loss())
-        run_training: Any = bool(training) if self.trainable and training is not None else False
-        if self.trainable and training is not None and not isinstance(training, bool):
-            run_training = training
+            if not self._hub_trainable:  # no weight to carry them: add them per call
+                for loss in self._hub_losses:
+                    self.add_loss(loss())
+        # Like BatchNormalization: training mode only when trainable *and* training.
+        run_training: Any = training if self.trainable and training is not None else False
+        if not tf.is_tensor(run_training):
+            run_training = bool(run_training)
         outputs = self._hub.call(self._cast(inputs), run_training)
         return self._apply_output_shape(inputs, outputs)
 
     def _cast(self, inputs: Any) -> Any:
-        dtype = self._input_dtype
-        if dtype is None:
-            return inputs
-
-        def cast(x: Any) -> Any:
-            x_dtype = getattr(x, "dtype", None)
-            if x_dtype is not None and tf.as_dtype(x_dtype).is_floating and x_dtype != dtype:
-                return tf.cast(x, dtype)
-            return x
-
-        return tf.nest.map_structure(cast, inputs)
+        return cast_floats(inputs, self._input_dtype)
 
     def _apply_output_shape(self, inputs: Any, outputs: Any) -> Any:
-        if self._output_shape is None:
-            return outputs
-        batch = tf.nest.flatten(inputs)[0].shape[:1]
-
-        def set_shape(tensor: Any, shape: Any) -> Any:
-            tensor.set_shape(tf.TensorShape(batch).concatenate(shape))
-            return tensor
-
-        return tf.nest.map_structure(set_shape, outputs, self._output_shape)
+        return apply_output_shape(inputs, outputs, self._output_shape)
 
     def compute_output_spec(self, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
         """Output KerasTensors for symbolic inputs, found by tracing (never running) the model."""
@@ -156,14 +168,18 @@ class Keras3Layer(keras.layers.Layer):
         )
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        """Output shape(s) for ``input_shape`` (a shape tuple, or a nest of them): from
+        ``output_shape`` if given, else by tracing (never running) the model."""
+        shapes = []
+        keras.tree.map_shape_structure(lambda s: shapes.append(tuple(s)), input_shape)
         if self._output_shape is None:
-            return super().compute_output_shape(input_shape)
-        first = tf.nest.flatten(input_shape)[0] if isinstance(input_shape, dict) else input_shape
-        batch = first[0] if isinstance(first, list | tuple) and first else None
-        return tf.nest.map_structure(
-            lambda s: (batch, *s.as_list()),
-            self._output_shape,
-        )
+            dtype = tf.as_dtype(self._hub.input_dtype() or tf.float32).name
+            inputs = keras.tree.map_shape_structure(
+                lambda s: keras.KerasTensor(tuple(s), dtype=dtype), input_shape
+            )
+            return keras.tree.map_structure(lambda t: t.shape, self.compute_output_spec(inputs))
+        batch = shapes[0][0] if shapes and shapes[0] else None
+        return tf.nest.map_structure(lambda s: (batch, *s.as_list()), self._output_shape)
 
     def get_config(self) -> dict[str, Any]:
         if not isinstance(self._handle, str):
@@ -177,8 +193,8 @@ class Keras3Layer(keras.layers.Layer):
         config: dict[str, Any] = {**super().get_config(), "handle": str(self._handle)}
         for key, value in (
             ("arguments", self._hub.arguments or None),
-            ("signature", self._hub.signature if not self._hub.is_hub_module_v1 else None),
-            ("output_key", self._hub.output_key if not self._hub.is_hub_module_v1 else None),
+            ("signature", self._hub.signature),
+            ("output_key", self._hub.output_key),
             ("signature_outputs_as_dict", self._hub.signature_outputs_as_dict),
             ("tags", self._tags),
             ("output_shape", from_shapes(self._output_shape) if self._output_shape else None),
@@ -188,8 +204,12 @@ class Keras3Layer(keras.layers.Layer):
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Keras3Layer:
-        if _in_safe_mode():
+    def from_config(
+        cls, config: dict[str, Any], custom_objects: Any = None, safe_mode: bool | None = None
+    ) -> Keras3Layer:
+        """Rebuilds the layer, which loads (and later runs) the model its handle names: refused
+        in Keras safe mode (like ``keras.layers.TFSMLayer``) unless ``safe_mode=False``."""
+        if safe_mode if safe_mode is not None else _in_safe_mode():
             raise LayerConfigError(
                 "Refusing to rebuild a tfhub.KerasLayer in Keras safe mode: it loads the "
                 f"external model {config.get('handle')!r}, whose graph runs when called. If you "

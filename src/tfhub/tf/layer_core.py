@@ -82,6 +82,7 @@ class HubCallable:
         self._apply_format_defaults()
         self.func = self._pick_function()
         self.accepts_training = _accepts_training(self.func)
+        self._check_output_key()
 
     def _apply_format_defaults(self) -> None:
         if self.is_hub_module_v1:
@@ -117,6 +118,12 @@ class HubCallable:
             )
         return self.obj.signatures[self.signature]
 
+    def _check_output_key(self) -> None:
+        """Refuses an unknown ``output_key`` now if the function's outputs are known."""
+        outputs = getattr(self.func, "structured_outputs", None)
+        if self.output_key is not None and isinstance(outputs, dict):
+            self.select_output(outputs)
+
     # -- weights and losses -----------------------------------------------------------
     def variables(self) -> tuple[list[Any], list[Any]]:
         """``(trainable, non_trainable)`` variables of the model, each once."""
@@ -145,18 +152,30 @@ class HubCallable:
             )
 
     # -- calling ----------------------------------------------------------------------
+    def input_specs(self) -> list[Any]:
+        """The ``tf.TensorSpec`` of every input the traced function(s) take (may be empty:
+        a plain Python callable has none)."""
+        for target in (self.func, getattr(self.func, "__call__", None)):
+            if target is None:
+                continue
+            concrete = getattr(target, "concrete_functions", None)
+            if concrete is None and hasattr(target, "structured_input_signature"):
+                concrete = [target]
+            if concrete:
+                try:
+                    return [s for c in concrete for s in _flat_specs(c.structured_input_signature)]
+                except (AttributeError, TypeError):
+                    return []
+        return []
+
     def input_dtype(self) -> Any:
-        """The floating dtype of the function's single input, if it has exactly one."""
-        try:
-            concrete = (
-                self.func.concrete_functions
-                if hasattr(self.func, "concrete_functions")
-                else [self.func]
-            )
-            specs = [s for c in concrete for s in _flat_specs(c.structured_input_signature)]
-        except (AttributeError, TypeError):
-            return None
-        floats = {s.dtype for s in specs if getattr(s.dtype, "is_floating", False)}
+        """The dtype of the function's inputs, if all of them have the same one."""
+        dtypes = {s.dtype for s in self.input_specs()}
+        return dtypes.pop() if len(dtypes) == 1 else None
+
+    def float_input_dtype(self) -> Any:
+        """The floating dtype the function's inputs expect, if there is exactly one."""
+        floats = {s.dtype for s in self.input_specs() if s.dtype.is_floating}
         return floats.pop() if len(floats) == 1 else None
 
     def call(self, inputs: Any, training: Any) -> Any:
@@ -196,6 +215,50 @@ class HubCallable:
         return result[self.output_key]
 
 
+def cast_floats(inputs: Any, dtype: Any) -> Any:
+    """Casts the floating tensors of ``inputs`` to ``dtype`` (the model's input dtype, e.g.
+    float32 when a mixed-precision model feeds float16); other tensors are left alone."""
+    if dtype is None:
+        return inputs
+
+    def cast(x: Any) -> Any:
+        x_dtype = getattr(x, "dtype", None)
+        if x_dtype is None or not tf.as_dtype(x_dtype).is_floating or x_dtype == dtype:
+            return x
+        return tf.cast(x, dtype)
+
+    return tf.nest.map_structure(cast, inputs)
+
+
+def apply_output_shape(inputs: Any, outputs: Any, output_shape: Any) -> Any:
+    """Sets ``output_shape`` (a nest of shapes without the batch dimension) on ``outputs``,
+    with the batch dimension of the first input; explains a mismatch."""
+    if output_shape is None:
+        return outputs
+    batch = tf.TensorShape(tf.nest.flatten(inputs)[0].shape[:1])
+
+    def set_shape(tensor: Any, shape: Any) -> Any:
+        wanted = batch.concatenate(shape)
+        if not tensor.shape.is_compatible_with(wanted):
+            raise LayerConfigError(
+                f"output_shape={from_shapes(output_shape)!r} does not fit the model: it "
+                f"returns shape {tensor.shape}, output_shape asks for {wanted} (output_shape "
+                "leaves out the batch dimension)."
+            )
+        tensor.set_shape(wanted)
+        return tensor
+
+    try:
+        return tf.nest.map_structure(set_shape, outputs, output_shape, check_types=False)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, LayerConfigError):
+            raise
+        raise LayerConfigError(
+            f"output_shape={from_shapes(output_shape)!r} does not have the structure of the "
+            f"model's outputs: {e}"
+        ) from e
+
+
 def weight_names(variables: list[Any]) -> list[str]:
     """Names for the layer's weights: the variables' names, made unique (``name_1``, ...)
     and without ``/`` or ``:0`` (as Keras 3 and h5 saving require)."""
@@ -216,14 +279,22 @@ def _flat_specs(signature: Any) -> list[Any]:
 
 
 def _accepts_training(func: Any) -> bool:
-    spec = getattr(func, "function_spec", None)
-    fullargspec = getattr(spec, "fullargspec", None)
-    if fullargspec is not None:
-        return "training" in fullargspec.args or "training" in fullargspec.kwonlyargs
+    """Whether ``func`` takes a ``training`` argument by name, like the original's check of
+    ``func.__call__``'s argspec: a loaded object's ``__call__`` is a restored ``tf.function``
+    whose signature names its arguments, while a signature takes only its inputs."""
     import inspect
 
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return "training" in params
+    for target in (getattr(func, "__call__", None), func):
+        if target is None:
+            continue
+        try:
+            params = inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            continue
+        param = params.get("training")
+        if param is not None and param.kind in (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.KEYWORD_ONLY,
+        ):
+            return True
+    return False
