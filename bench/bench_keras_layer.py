@@ -1,0 +1,231 @@
+"""``KerasLayer`` overhead, fine-tuning speed and ``tfhub.load`` cost, side by side (issue #3).
+
+    .venv/bin/python bench/bench_keras_layer.py [--quick] [--rounds N]
+
+One process. A reusable TF2 SavedModel (an MLP 256-1024-1024-256 with ``training`` and
+``regularization_losses``) is built once under ``.bench-data/models/keras_mlp_*``. Then:
+
+1. **forward** (eager, batch 32): calling the loaded object directly vs through
+   ``tfhub.KerasLayer`` (Keras 3), ``tfhub.tf_keras.KerasLayer`` and the original
+   ``tensorflow_hub.KerasLayer`` (tf_keras); and the same inside ``tf.function``.
+   Goal: ours adds <= 10 % eager (the original adds 40-50 %), within noise in tf.function.
+2. **fit step** (batch 32): ``train_on_batch`` of ``[KerasLayer(trainable=True), Dense(1)]`` vs
+   the same network as plain Keras ``Dense`` layers, in Keras 3; and in tf_keras ours vs the
+   original's layer. Goal: <= 1.10x plain, and not slower than the original.
+3. **load**: ``tfhub.load(path)`` vs ``tf.saved_model.load(path)`` of the same local model.
+   Goal: <= 1.05x.
+
+Rounds alternate the order of the contenders; medians over rounds are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import (
+    DATA,
+    code_line,
+    cores_line,
+    import_reference,
+    median,
+    quiet,
+    save_results,
+    summary,
+)
+
+SIZES = (128, 256, 256, 128)
+BATCH = 32
+
+
+def build_model(path: Path) -> Path:
+    """A reusable MLP SavedModel (kept and reused once built)."""
+    import tensorflow as tf
+
+    if (path / "saved_model.pb").exists():
+        return path
+    rng = tf.random.Generator.from_seed(0)
+    kernels = [
+        tf.Variable(rng.normal([a, b]) * (2.0 / a) ** 0.5, name=f"kernel_{i}")
+        for i, (a, b) in enumerate(itertools.pairwise(SIZES))
+    ]
+    biases = [tf.Variable(tf.zeros([b]), name=f"bias_{i}") for i, b in enumerate(SIZES[1:])]
+
+    @tf.function
+    def forward(x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        for i, (k, b) in enumerate(zip(kernels, biases, strict=True)):
+            x = tf.matmul(x, k) + b
+            if i < len(kernels) - 1:
+                x = tf.nn.relu(x)
+        return x
+
+    spec = tf.TensorSpec([None, SIZES[0]], tf.float32)
+    for training in (True, False):
+        forward.get_concrete_function(spec, training=training)
+    forward.get_concrete_function(spec)
+
+    @tf.function(input_signature=[])
+    def l2() -> tf.Tensor:
+        return 1e-5 * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+
+    root = tf.train.Checkpoint()
+    root.__call__ = forward
+    root.variables = kernels + biases
+    root.trainable_variables = kernels + biases
+    root.regularization_losses = [l2]
+    root.vars = kernels + biases
+    tf.saved_model.save(root, str(path))
+    return path
+
+
+def per_call(fn: Callable[[], Any], calls: int) -> float:
+    """Seconds per call of ``fn`` over ``calls`` calls (after 5 warm-up calls)."""
+    for _ in range(5):
+        fn()
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def race(contenders: dict[str, Callable[[], Any]], rounds: int, calls: int) -> dict[str, float]:
+    """Median seconds per call of each contender, rounds in rotating order."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            times[name].append(per_call(contenders[name], calls))
+    return {name: median(values) for name, values in times.items()}
+
+
+def forward_bench(path: Path, hub: Any, rounds: int, calls: int) -> dict[str, float]:
+    import numpy as np
+    import tensorflow as tf
+
+    import tfhub
+    import tfhub.keras3
+    import tfhub.tf_keras
+
+    x = tf.constant(np.random.default_rng(0).normal(size=(BATCH, SIZES[0])).astype("float32"))
+    direct = tfhub.load(str(path))
+    ours3 = tfhub.keras3.KerasLayer(str(path))
+    ours2 = tfhub.tf_keras.KerasLayer(str(path))
+    ref = hub.KerasLayer(str(path))
+    eager = {
+        "direct": lambda: direct(x),
+        "tfhub_keras3": lambda: ours3(x),
+        "tfhub_tf_keras": lambda: ours2(x),
+        "tensorflow_hub": lambda: ref(x),
+    }
+    graph = {name: tf.function(fn) for name, fn in eager.items()}
+    results = {f"eager_{k}": v for k, v in race(eager, rounds, calls).items()}
+    results.update({f"graph_{k}": v for k, v in race(graph, rounds, calls).items()})
+    return results
+
+
+def _mlp_head(keras: Any, layers: list[Any]) -> Any:
+    model = keras.Sequential([keras.Input([SIZES[0]]), *layers, keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
+    return model
+
+
+def fit_bench(path: Path, hub: Any, rounds: int, calls: int) -> dict[str, float]:
+    import keras
+    import numpy as np
+    import tf_keras
+
+    import tfhub.keras3
+    import tfhub.tf_keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, SIZES[0])).astype("float32")
+    y = rng.normal(size=(BATCH, 1)).astype("float32")
+
+    def plain(k: Any) -> list[Any]:
+        return [k.layers.Dense(n, activation="relu") for n in SIZES[1:-1]] + [
+            k.layers.Dense(SIZES[-1])
+        ]
+
+    models = {
+        "keras3_plain": _mlp_head(keras, plain(keras)),
+        "keras3_tfhub": _mlp_head(keras, [tfhub.keras3.KerasLayer(str(path), trainable=True)]),
+        "tf_keras_plain": _mlp_head(tf_keras, plain(tf_keras)),
+        "tf_keras_tfhub": _mlp_head(
+            tf_keras, [tfhub.tf_keras.KerasLayer(str(path), trainable=True)]
+        ),
+        "tf_keras_tensorflow_hub": _mlp_head(tf_keras, [hub.KerasLayer(str(path), trainable=True)]),
+    }
+    steps = {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()}
+    return race(steps, rounds, calls)
+
+
+def load_bench(path: Path, rounds: int, calls: int) -> dict[str, float]:
+    import tensorflow as tf
+
+    import tfhub
+
+    return race(
+        {
+            "tfhub_load": lambda: tfhub.load(str(path)),
+            "tf_load": lambda: tf.saved_model.load(str(path)),
+        },
+        rounds,
+        calls,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
+    parser.add_argument("--rounds", type=int, default=None)
+    args = parser.parse_args()
+    quiet()
+    hub = import_reference()
+    rounds = args.rounds or (3 if args.quick else 7)
+    scale = 1 if args.quick else 4
+    print(cores_line())
+    print(code_line())
+    path = build_model(DATA / "models" / f"keras_mlp_{'_'.join(map(str, SIZES))}")
+    fwd = forward_bench(path, hub, rounds, 50 * scale)
+    fit = fit_bench(path, hub, rounds, 10 * scale)
+    load = load_bench(path, rounds, 2 * scale)
+    results = {"forward": fwd, "fit": fit, "load": load}
+    save_results("keras_layer", results)
+    us = {k: v * 1e6 for k, v in fwd.items()}
+    for mode in ("eager", "graph"):
+        base = us[f"{mode}_direct"]
+        print(
+            f"forward {mode}: direct {base:.0f} µs; "
+            + ", ".join(
+                f"{name} {us[f'{mode}_{name}']:.0f} µs ({us[f'{mode}_{name}'] / base - 1:+.0%})"
+                for name in ("tfhub_keras3", "tfhub_tf_keras", "tensorflow_hub")
+            )
+        )
+    ms = {k: v * 1e3 for k, v in fit.items()}
+    print("fit step: " + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items()))
+    print(
+        f"load: tfhub.load {load['tfhub_load'] * 1e3:.1f} ms, "
+        f"tf.saved_model.load {load['tf_load'] * 1e3:.1f} ms"
+    )
+    e = us["eager_tfhub_keras3"] / us["eager_direct"] - 1
+    summary(
+        f"keras_layer: eager overhead tfhub {e:+.0%} (tensorflow_hub "
+        f"{us['eager_tensorflow_hub'] / us['eager_direct'] - 1:+.0%}; goal <= +10%), "
+        f"tf.function {us['graph_tfhub_keras3'] / us['graph_direct'] - 1:+.0%}; "
+        f"fit keras3 {ms['keras3_tfhub'] / ms['keras3_plain']:.2f}x plain (goal <= 1.10), "
+        f"tf_keras {ms['tf_keras_tfhub'] / ms['tf_keras_tensorflow_hub']:.2f}x tensorflow_hub; "
+        f"load {load['tfhub_load'] / load['tf_load']:.2f}x tf.saved_model.load (goal <= 1.05)"
+    )
+
+
+if __name__ == "__main__":
+    main()
