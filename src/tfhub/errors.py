@@ -17,7 +17,12 @@ matching builtin, so ``except FileNotFoundError`` still catches a missing model:
     │   ├── CorruptCacheError                 a cached model is damaged (files missing/changed)
     │   └── CacheLockTimeoutError (TimeoutError) another process holds the lock too long
     ├── OfflineError (ConnectionError)        TFHUB_OFFLINE=1 and the handle is not cached
-    └── MissingDependencyError (ImportError)  an optional extra is not installed
+    ├── MissingDependencyError (ImportError)  an optional extra is not installed
+    ├── ModuleLookupError (ValueError, KeyError) a TF1 Hub module has no such graph variant,
+    │                                         signature, output or attached message
+    ├── ModuleCallError (TypeError)           inputs do not match a TF1 Hub module signature
+    ├── ModuleDefinitionError (ValueError)    a module_fn built what the TF1 Hub format cannot hold
+    └── GraphModeError (RuntimeError)         hub.Module used eagerly, or outside its own graph
 
 Example:
     >>> import tfhub
@@ -46,6 +51,11 @@ __all__ = [
     "NotAnArchiveError",
     "OfflineError",
     "UnsafeArchiveError",
+    # TF1 Hub format (hub.Module API)
+    "GraphModeError",
+    "ModuleCallError",
+    "ModuleDefinitionError",
+    "ModuleLookupError",
 ]
 
 
@@ -107,3 +117,29 @@ class OfflineError(HubError, ConnectionError):
 
 class MissingDependencyError(HubError, ImportError):
     """An optional dependency is needed for this handle or feature but is not installed."""
+
+
+class ModuleLookupError(HubError, ValueError, KeyError):
+    """A TF1 Hub module has no such graph variant, signature, output or attached message.
+
+    Also a ``ValueError`` and a ``KeyError``: the original library raised either, depending on
+    the call.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ModuleCallError(HubError, TypeError):
+    """The inputs given to a TF1 Hub module signature do not match it (missing or extra
+    names, wrong dtype, shape or kind), or there is no ``default`` output to return."""
+
+
+class ModuleDefinitionError(HubError, ValueError):
+    """A ``module_fn`` built a graph the TF1 Hub format cannot hold: no signature, a bad
+    attachment key, collections the format does not support, repeated tag sets."""
+
+
+class GraphModeError(HubError, RuntimeError):
+    """A TF1 graph-mode API (``hub.Module``) was used while executing eagerly, or outside the
+    graph it was created in."""

@@ -36,9 +36,7 @@ class Reusable(tf.Module):
         hidden = tf.nn.relu(tf.matmul(x, self.kernel) + self.bias)
         if training:
             mean = tf.reduce_mean(hidden, axis=0)
-            self.moving_mean.assign(
-                self.momentum * self.moving_mean + (1 - self.momentum) * mean
-            )
+            self.moving_mean.assign(self.momentum * self.moving_mean + (1 - self.momentum) * mean)
         return hidden - self.moving_mean
 
     @tf.function(input_signature=[])

@@ -2,9 +2,11 @@
 ``tfhub.load`` + ``Session.run``, fine-tuning with ``tfhub.KerasLayer`` in a ``tf_keras``
 model, and ``tf.saved_model.save`` from compatibility mode.
 
-``tf.compat.v1.disable_v2_behavior()`` is process-wide, so each test runs one script of
-``compat_scripts/`` in its own Python process (with a timeout) and checks the ``RESULT``
-JSON line it prints. Models are saved, and the created ones checked and loaded, here in TF2.
+``tf.compat.v1.disable_v2_behavior()`` is process-wide, so each test checks the ``RESULT``
+JSON line of one script of ``compat_scripts/`` run in its own Python process (with a
+timeout); the runs the selected tests need start together, a few at a time, so tests mostly
+wait for processes already running. Models are saved, and the created ones checked and
+loaded, here in TF2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,11 @@ import tfhub
 from support.models import BIAS, KERNEL, L2, MOMENTUM, reference_output, save_reusable_model
 
 SCRIPTS = Path(__file__).resolve().parent / "compat_scripts"
-TIMEOUT = 120  # seconds per script; each takes ~8 s (mostly importing TensorFlow)
+TIMEOUT = 100  # seconds per script; each takes ~8 s, mostly importing TensorFlow
 TRAP = "Connecting to invalid output 1 of source node"
 LR = 0.1  # the scripts' learning rate (compat_scripts/_compat.py)
 VOCAB_VECTORS = [[0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]  # for the words "b", "zzz", "c"
+REUSABLE, VOCAB, OUT = "<reusable>", "<vocab>", "<out>"  # paths, filled in by `runs`
 
 
 def run_script(name: str, *args: Any) -> dict[str, Any]:
@@ -44,6 +49,35 @@ def run_script(name: str, *args: Any) -> dict[str, Any]:
         f"{proc.stderr[-4000:]}"
     )
     return json.loads(results[0].removeprefix("RESULT "))
+
+
+def script(name: str, *args: str) -> Callable[[Any], Any]:
+    """Declares the script run whose ``result`` a test checks."""
+
+    def mark(test: Any) -> Any:
+        test.script_run = (name, *args)
+        return test
+
+    return mark
+
+
+class Runs:
+    """Script runs started in the background, each once, at most ``workers`` at a time."""
+
+    def __init__(self, paths: dict[str, Path], workers: int) -> None:
+        self._paths = paths
+        self._pool = ThreadPoolExecutor(max_workers=workers)
+        self._futures: dict[tuple[str, ...], Future[dict[str, Any]]] = {}
+
+    def start(self, run: tuple[str, ...]) -> Future[dict[str, Any]]:
+        if run not in self._futures:
+            name, *args = run
+            paths = [self._paths.get(a, a) for a in args]
+            self._futures[run] = self._pool.submit(run_script, name, *paths)
+        return self._futures[run]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _hidden(x: np.ndarray, kernel: np.ndarray = KERNEL, bias: np.ndarray = BIAS) -> np.ndarray:
@@ -104,18 +138,37 @@ def vocab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _save_vocab_model(tmp_path_factory.mktemp("compat") / "vocab")
 
 
-# -- load / inference: tfhub.load + Session.run ----------------------------------------
+@pytest.fixture(scope="module")
+def created_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("created")
 
 
 @pytest.fixture(scope="module")
-def session_run(reusable: Path, vocab: Path) -> dict[str, Any]:
-    return run_script("load_session", reusable, vocab)
+def runs(
+    request: pytest.FixtureRequest, reusable: Path, vocab: Path, created_dir: Path
+) -> Iterator[Runs]:
+    """Starts, in test order, the script runs of every selected test of this module."""
+    started = Runs({REUSABLE: reusable, VOCAB: vocab, OUT: created_dir}, workers=2)
+    for item in request.session.items:
+        run = getattr(getattr(item, "function", None), "script_run", None)
+        if run is not None and item.module is request.module:
+            started.start(run)
+    yield started
+    started.close()
 
 
-def test_global_variables_initializer_restores_the_saved_weights(
-    session_run: dict[str, Any],
-) -> None:
-    r = session_run
+@pytest.fixture
+def result(request: pytest.FixtureRequest, runs: Runs) -> dict[str, Any]:
+    """The RESULT of the script run the test declares with ``@script(...)``."""
+    return runs.start(request.function.script_run).result(timeout=2.5 * TIMEOUT)
+
+
+# -- load / inference: tfhub.load + Session.run ----------------------------------------
+
+
+@script("load_session", REUSABLE, VOCAB)
+def test_global_variables_initializer_restores_the_saved_weights(result: dict[str, Any]) -> None:
+    r = result
     x = np.array(r["x"], np.float32)
     assert r["executing_eagerly"] is False
     # Loading creates the variables uninitialized; their initializer is the restore op.
@@ -129,30 +182,36 @@ def test_global_variables_initializer_restores_the_saved_weights(
     np.testing.assert_allclose(r["embed"], x @ KERNEL, rtol=1e-6)
 
 
-def test_tables_initializer_fills_the_models_lookup_tables(session_run: dict[str, Any]) -> None:
-    assert session_run["table_initializers"] == 1
-    assert "Table not initialized" in session_run["table_before_tables_init"]
-    np.testing.assert_allclose(session_run["table_output"], VOCAB_VECTORS)
+@script("load_session", REUSABLE, VOCAB)
+def test_tables_initializer_fills_the_models_lookup_tables(result: dict[str, Any]) -> None:
+    assert result["table_initializers"] == 1
+    assert "Table not initialized" in result["table_before_tables_init"]
+    np.testing.assert_allclose(result["table_output"], VOCAB_VECTORS)
 
 
-def test_monitored_session_runs_both_initializers(session_run: dict[str, Any]) -> None:
-    x = np.array(session_run["x"], np.float32)
-    np.testing.assert_allclose(session_run["monitored_output"], reference_output(x), rtol=1e-6)
-    np.testing.assert_allclose(session_run["monitored_table_output"], VOCAB_VECTORS)
+@script("load_session", REUSABLE, VOCAB)
+def test_monitored_session_runs_both_initializers(result: dict[str, Any]) -> None:
+    x = np.array(result["x"], np.float32)
+    np.testing.assert_allclose(result["monitored_output"], reference_output(x), rtol=1e-6)
+    np.testing.assert_allclose(result["monitored_table_output"], VOCAB_VECTORS)
 
 
-def test_moving_statistics_update_only_in_a_training_call(session_run: dict[str, Any]) -> None:
-    x = np.array(session_run["x"], np.float32)
-    np.testing.assert_allclose(session_run["moving_mean_after_inference"], [0.0, 0.0])
+@script("load_session", REUSABLE, VOCAB)
+def test_moving_statistics_update_only_in_a_training_call(result: dict[str, Any]) -> None:
+    x = np.array(result["x"], np.float32)
+    np.testing.assert_allclose(result["moving_mean_after_inference"], [0.0, 0.0])
     expected = (1 - MOMENTUM) * _hidden(x).mean(axis=0)
-    np.testing.assert_allclose(session_run["moving_mean_after_training_call"], expected, rtol=1e-5)
+    np.testing.assert_allclose(result["moving_mean_after_training_call"], expected, rtol=1e-5)
 
 
 # -- fine-tuning with a TF1 optimizer and Session.run ------------------------------------
 
 
-def test_session_fine_tuning_with_the_train_op_built_first(reusable: Path) -> None:
-    r = run_script("session_finetune", reusable, "train_op_first")
+@script("session_finetune", REUSABLE)
+def test_session_fine_tuning_with_the_train_op_built_first(
+    result: dict[str, Any], reusable: Path
+) -> None:
+    r = result
     x, y = np.array(r["x"], np.float32), np.array(r["y"], np.float32)
     assert "No variables to optimize" in r["no_var_list"]
     assert r["variable_names"] == ["kernel:0", "bias:0", "moving_mean:0"]
@@ -160,12 +219,15 @@ def test_session_fine_tuning_with_the_train_op_built_first(reusable: Path) -> No
     assert r["losses"][-1] < 0.5 * r["loss_before"]
 
 
-def test_session_gradients_built_after_a_run_hit_tfs_op_rewrite_trap(reusable: Path) -> None:
+@script("session_finetune", REUSABLE)
+def test_session_gradients_built_after_a_run_hit_tfs_op_rewrite_trap(
+    result: dict[str, Any],
+) -> None:
     """Plain TF: the gradient of a restored function rewrites its call op; a Session that
     already ran that op cannot follow. tfhub's tf_keras layer avoids this (tests below)."""
-    r = run_script("session_finetune", reusable, "run_first")
-    assert r["step_error"].startswith("InvalidArgumentError")
-    assert TRAP in r["step_error"] and "StatefulPartitionedCall" in r["step_error"]
+    error = result["run_first_step_error"]
+    assert error.startswith("InvalidArgumentError")
+    assert TRAP in error and "StatefulPartitionedCall" in error
 
 
 # -- fine-tuning with tfhub.KerasLayer in a tf_keras model -----------------------------
@@ -182,12 +244,16 @@ def _check_fine_tuning(r: dict[str, Any], handle: Path) -> None:
     assert r["loss_after"] < np.mean((reference_output(x) - y) ** 2)
 
 
-def test_keras_layer_fine_tunes_in_graph_mode(reusable: Path) -> None:
-    _check_fine_tuning(run_script("keras_graph", "fit_first", reusable), reusable)
+@script("keras_graph", "fit_first", REUSABLE)
+def test_keras_layer_fine_tunes_in_graph_mode(result: dict[str, Any], reusable: Path) -> None:
+    _check_fine_tuning(result, reusable)
 
 
-def test_keras_layer_fine_tunes_after_predict_evaluate_and_get_weights(reusable: Path) -> None:
-    r = run_script("keras_graph", "predict_first", reusable)
+@script("keras_graph", "predict_first", REUSABLE)
+def test_keras_layer_fine_tunes_after_predict_evaluate_and_get_weights(
+    result: dict[str, Any], reusable: Path
+) -> None:
+    r = result
     x, y = np.array(r["x"], np.float32), np.array(r["y"], np.float32)
     np.testing.assert_allclose(r["predict_before"], reference_output(x), rtol=1e-6)
     expected_loss = np.mean((reference_output(x) - y) ** 2) + L2 * np.sum(KERNEL**2)
@@ -197,8 +263,11 @@ def test_keras_layer_fine_tunes_after_predict_evaluate_and_get_weights(reusable:
     _check_fine_tuning(r, reusable)
 
 
-def test_frozen_keras_layer_between_trainable_layers_after_predict(reusable: Path) -> None:
-    r = run_script("keras_graph", "frozen_between", reusable)
+@script("keras_graph", "frozen_between", REUSABLE)
+def test_frozen_keras_layer_between_trainable_layers_after_predict(
+    result: dict[str, Any],
+) -> None:
+    r = result
     x = np.array(r["x"], np.float32)
     np.testing.assert_allclose(r["predict_before"], reference_output(x), rtol=1e-6)
     assert not any(r["regularization_losses"])  # frozen: no regularization loss
@@ -207,27 +276,32 @@ def test_frozen_keras_layer_between_trainable_layers_after_predict(reusable: Pat
     assert r["losses"][-1] < r["losses"][0] < r["loss_before"]
 
 
-def test_a_bare_tf_keras_layer_hits_the_trap_that_keras_layer_avoids(reusable: Path) -> None:
-    r = run_script("keras_graph", "bare_layer_predict_first", reusable)
+@script("keras_graph", "bare_layer_predict_first", REUSABLE)
+def test_a_bare_tf_keras_layer_hits_the_trap_that_keras_layer_avoids(
+    result: dict[str, Any],
+) -> None:
+    r = result
     np.testing.assert_allclose(r["predict_before"], reference_output(np.array(r["x"])), rtol=1e-6)
     assert r["fit_error"].startswith("InvalidArgumentError") and TRAP in r["fit_error"]
 
 
-def test_keras_layer_initializes_lookup_tables_in_graph_mode(vocab: Path) -> None:
-    r = run_script("keras_graph", "vocab", vocab)
+@script("keras_graph", "vocab", VOCAB)
+def test_keras_layer_initializes_lookup_tables_in_graph_mode(result: dict[str, Any]) -> None:
+    r = result
     assert r["layer_class"] == "TfKerasLayer"
     np.testing.assert_allclose(r["predict"], VOCAB_VECTORS)
+    np.testing.assert_allclose(r["predict_loaded"], VOCAB_VECTORS)
 
 
 # -- creation: tf.saved_model.save from compatibility mode --------------------------------
 
 
-@pytest.fixture(scope="module")
-def created(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("created")
-    return out, run_script("create_saved_model", out)
+@pytest.fixture
+def created(result: dict[str, Any], created_dir: Path) -> tuple[Path, dict[str, Any]]:
+    return created_dir, result
 
 
+@script("create_saved_model", OUT)
 def test_saving_in_graph_mode_needs_an_initialized_default_session(
     created: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -238,6 +312,7 @@ def test_saving_in_graph_mode_needs_an_initialized_default_session(
     assert "save_counter" in r["save_counter_uninitialized"]
 
 
+@script("create_saved_model", OUT)
 def test_saved_from_compat_mode_meets_the_conventions(
     created: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -248,6 +323,7 @@ def test_saved_from_compat_mode_meets_the_conventions(
     assert report.notes == []
 
 
+@script("create_saved_model", OUT)
 def test_saved_from_compat_mode_loads_in_tf2_with_its_outputs(
     created: tuple[Path, dict[str, Any]],
 ) -> None:
@@ -266,6 +342,7 @@ def test_saved_from_compat_mode_loads_in_tf2_with_its_outputs(
     np.testing.assert_allclose(model.variables[2].numpy(), expected_mean, rtol=1e-5)
 
 
+@script("create_saved_model", OUT)
 def test_a_plain_tf_module_root_fails_the_check(created: tuple[Path, dict[str, Any]]) -> None:
     out, r = created
     report = tfhub.check_reusable_saved_model(out / "plain")
@@ -280,6 +357,7 @@ def test_a_plain_tf_module_root_fails_the_check(created: tuple[Path, dict[str, A
     np.testing.assert_allclose(loaded(x).numpy(), r["expected"], rtol=1e-5, atol=1e-6)
 
 
+@script("create_saved_model", OUT)
 def test_a_tf_keras_model_saved_from_compat_mode(created: tuple[Path, dict[str, Any]]) -> None:
     out, r = created
     report = tfhub.check_reusable_saved_model(out / "keras")

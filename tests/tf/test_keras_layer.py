@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfhub
 from support.models import COUNTING_KERNEL, KERNEL, L2, MOMENTUM, reference_output
 from tfhub.tf.layer_core import HubCallable
 
@@ -85,9 +84,7 @@ def test_fine_tuning_in_every_kind_of_model_trains_the_loaded_variables(
     )
 
 
-def test_weights_are_the_saved_models_variables_without_copies(
-    flavour: Any, models: Any
-) -> None:
+def test_weights_are_the_saved_models_variables_without_copies(flavour: Any, models: Any) -> None:
     layer = flavour.layer(models.reusable, trainable=True)
     obj = layer.resolved_object
     assert [w.name.split(":")[0] for w in layer.weights] == ["kernel", "bias", "moving_mean"]
@@ -120,9 +117,7 @@ def test_a_frozen_layer_has_no_trainable_weights_and_does_not_change(
     assert model.losses == []
 
 
-def test_moving_mean_updates_only_when_trainable_and_training(
-    flavour: Any, models: Any
-) -> None:
+def test_moving_mean_updates_only_when_trainable_and_training(flavour: Any, models: Any) -> None:
     frozen = flavour.layer(models.reusable)
     frozen(X, training=True)
     np.testing.assert_array_equal(frozen.resolved_object.variables[2].numpy(), [0.0, 0.0])
@@ -175,9 +170,7 @@ def test_training_is_passed_only_to_a_call_that_accepts_it(flavour: Any, models:
     assert int(obj.variables[1].numpy()) >= 1  # the model ran, without a training argument
     grad = 2 * X.T @ (X @ COUNTING_KERNEL - Y) / Y.size
     np.testing.assert_allclose(obj.variables[0].numpy(), COUNTING_KERNEL - LR * grad, rtol=1e-5)
-    np.testing.assert_allclose(
-        model.predict(X, verbose=0), X @ obj.variables[0].numpy(), rtol=1e-5
-    )
+    np.testing.assert_allclose(model.predict(X, verbose=0), X @ obj.variables[0].numpy(), rtol=1e-5)
 
 
 # -- signature=, output_key=, signature_outputs_as_dict= ---------------------------------
@@ -221,9 +214,7 @@ def test_bad_signature_arguments_are_refused_when_building(
         flavour.layer(models.reusable, **kwargs)
 
 
-def test_a_model_without_call_needs_a_signature_and_lists_them(
-    flavour: Any, models: Any
-) -> None:
+def test_a_model_without_call_needs_a_signature_and_lists_them(flavour: Any, models: Any) -> None:
     with pytest.raises(ValueError, match=r"signature=.*available: embed, serving_default"):
         flavour.layer(models.signatures_only)
 

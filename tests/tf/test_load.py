@@ -43,7 +43,9 @@ def test_loads_a_tf2_saved_model_with_its_outputs(reusable: Path) -> None:
     assert detect_format(reusable).kind == TF2_SAVED_MODEL
 
 
-def test_loads_through_an_http_handle(reusable: Path, tmp_path: Path, server: HubTestServer) -> None:
+def test_loads_through_an_http_handle(
+    reusable: Path, tmp_path: Path, server: HubTestServer
+) -> None:
     archive = pack_archive(reusable, tmp_path / "m.tar.gz")
     server.add("/models/reusable/1", Route(archive.read_bytes()))
     model = tfhub.load(server.url("/models/reusable/1"))

@@ -2,7 +2,7 @@
 
 The archive is read by :mod:`tfhub.core.tarstream` (compression detected from the first bytes,
 one member at a time, bounded memory); this module decides what each member may become and
-writes it. File data is copied in 1 MiB chunks and hashed on a helper thread.
+writes it. File data is written and hashed in chunks of up to 1 MiB on a helper thread.
 
 Why nothing is ever written outside ``dest`` (a fresh directory the caller deletes on failure):
 
@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -51,8 +52,9 @@ from tfhub.errors import UnsafeArchiveError
 __all__ = ["Limits", "detect_compression", "extract_archive"]
 
 _IN_FLIGHT = 4
-"""Chunks (of up to 1 MiB) that may wait for the hashing thread."""
-_INLINE_HASH = 256 << 10
+"""Chunks (of up to 1 MiB) that may wait for the writing thread."""
+_INLINE = 256 << 10
+"""Chunks smaller than this are written and hashed on the caller's thread."""
 _MAX_NAME_BYTES = 4096
 _MAX_COMPONENT_BYTES = 255
 
@@ -115,7 +117,7 @@ def extract_archive(
     part of the model; the caller deletes it.
     """
     reader = open_tar(stream, label=label, content_type=content_type)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfhub-sha256") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfhub-write") as pool:
         extractor = _Extractor(dest, label, limits or Limits(), on_file, pool)
         while (member := reader.next()) is not None:
             extractor.add(member, reader)
@@ -177,29 +179,44 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[os.write(fd, data) :]
 
 
-class _Hasher:
-    """sha256 of one file, computed in order on a helper thread (hashlib releases the GIL).
+class _FileSink:
+    """Writes one file and computes its sha256, in order, on a helper thread.
 
-    Hashing then overlaps decompression and writing; at most ``_IN_FLIGHT`` chunks wait.
+    ``os.write`` and hashlib release the GIL, so both overlap decompression on the caller's
+    thread; at most ``_IN_FLIGHT`` chunks (of up to 1 MiB) wait. Errors (a full disk) are
+    raised by the next :meth:`add` or by :meth:`finish`. Small chunks are handled inline.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, pool: ThreadPoolExecutor, fd: int) -> None:
         self._pool = pool
+        self._fd = fd
         self._digest = hashlib.sha256()
         self._pending: deque[Future[None]] = deque()
 
-    def update(self, chunk: bytes) -> None:
-        if not self._pending and len(chunk) < _INLINE_HASH:
-            self._digest.update(chunk)  # small: not worth a thread hop
+    def add(self, chunk: bytes) -> None:
+        """Queues ``chunk`` for writing and hashing (after the chunks before it)."""
+        if not self._pending and len(chunk) < _INLINE:
+            self._consume(chunk)  # small: not worth a thread hop
             return
         if len(self._pending) >= _IN_FLIGHT:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._digest.update, chunk))
+        self._pending.append(self._pool.submit(self._consume, chunk))
 
-    def hexdigest(self) -> str:
+    def finish(self) -> str:
+        """Waits for every chunk to be written; returns the file's sha256."""
         while self._pending:
             self._pending.popleft().result()
         return self._digest.hexdigest()
+
+    def abandon(self) -> None:
+        """Waits for queued chunks, ignoring their errors (the caller is failing already)."""
+        while self._pending:
+            with contextlib.suppress(Exception):
+                self._pending.popleft().result()
+
+    def _consume(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        _write_all(self._fd, memoryview(chunk))
 
 
 class _Extractor:
@@ -307,24 +324,25 @@ class _Extractor:
     def write_file(self, member: Member, parts: list[str], reader: TarReader) -> None:
         self.count_bytes(member)
         path = self.prepare(member, parts)
-        digest = _Hasher(self.pool)
         fd = os.open(path, _CREATE_FLAGS, 0o600)
+        sink = _FileSink(self.pool, fd)
         try:
             for chunk in reader.data():
-                digest.update(chunk)
-                _write_all(fd, memoryview(chunk))
+                sink.add(chunk)
                 if self.on_file is not None:
                     self.on_file(len(chunk))
+            sha256 = sink.finish()
             mode = 0o755 if member.mode & 0o111 else 0o644
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, mode)
             else:  # pragma: no cover - Windows
                 os.chmod(path, mode)
         finally:
+            sink.abandon()  # nothing may write to ``fd`` once it is closed
             os.close(fd)
         name = "/".join(parts)
         self.files.add(name)
-        self.entries[name] = ManifestEntry(name, member.size, digest.hexdigest())
+        self.entries[name] = ManifestEntry(name, member.size, sha256)
 
     def write_symlink(self, member: Member, parts: list[str]) -> None:
         problem = _symlink_problem(parts, member.linkname)

@@ -5,6 +5,12 @@ download (network failure, or the process killed) resumes where it stopped: from
 (transparently, with ``Range`` + ``If-Range``) or from the next one (which replays the ``.part``
 file, then continues from the network). The archive is extracted while it downloads.
 
+The body is received on a helper thread (:class:`_Receiver`): it gathers ~1 MiB chunks, writes
+them to the ``.part`` file and hashes them, while the reader decompresses and writes the model
+on the other core (socket reads, file writes and sha256 all release the GIL). At most
+``_DEPTH`` chunks wait between the two, so memory stays flat. Everything else (retries,
+resuming, restarting, checking the digest) happens on the reader's thread, between bodies.
+
 Example (``client`` from :func:`~tfhub.core.http.make_client`)::
 
     download = ArchiveDownload(client, url, part_path, label=url, settings=settings).start()
@@ -20,8 +26,10 @@ import io
 import json
 import logging
 import os
+import queue
 import re
-from collections.abc import Iterator
+import socket
+import threading
 from typing import IO, Any
 
 import httpx
@@ -40,6 +48,11 @@ from tfhub.core.progress import Progress, start_progress
 from tfhub.errors import DownloadError, IntegrityError
 
 logger = logging.getLogger("tfhub")
+
+_CHUNK = 1 << 20
+"""Bytes the receiving thread gathers before writing, hashing and handing them on."""
+_DEPTH = 4
+"""Chunks that may wait for the reader (memory stays bounded at about ``_DEPTH`` MiB)."""
 
 
 class RestartNeededError(DownloadError):
@@ -75,7 +88,7 @@ class ArchiveDownload(io.RawIOBase):
         self.retrier = Retrier(label, settings.retries)
         self._meta: dict[str, Any] | None = None
         self._response: httpx.Response | None = None
-        self._chunks: Iterator[bytes] | None = None
+        self._receiver: _Receiver | None = None
         self._pending = memoryview(b"")
         self._replay: IO[bytes] | None = None
         self._part: IO[bytes] | None = None
@@ -104,6 +117,19 @@ class ArchiveDownload(io.RawIOBase):
         self._pending = self._pending[n:]
         return n
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes; a whole received chunk is returned without copying it."""
+        if size < 0:
+            return self.readall()
+        if not self._pending:
+            chunk = self._next_chunk()
+            if len(chunk) <= size:
+                return chunk
+            self._pending = memoryview(chunk)
+        data = self._pending[:size].tobytes()
+        self._pending = self._pending[size:]
+        return data
+
     def close(self) -> None:
         self._close_response()
         for f in (self._part, self._replay):
@@ -126,17 +152,10 @@ class ArchiveDownload(io.RawIOBase):
 
     # -- reading ------------------------------------------------------------------------
     def _next_chunk(self) -> bytes:
-        if self._replay is not None:
-            chunk = self._replay.read(1 << 20)
-            if chunk:
-                self._account(chunk)
-                return chunk
-            self._replay.close()
-            self._replay = None
         while True:
-            assert self._chunks is not None, "start() was not called"
+            assert self._receiver is not None, "start() was not called"
             try:
-                chunk = next(self._chunks, b"")
+                chunk = self._receiver.get()
             except TRANSIENT_ERRORS as e:
                 why = f"transfer interrupted after {self.delivered} bytes ({describe_error(e)})"
                 self._retry(why)
@@ -148,13 +167,10 @@ class ArchiveDownload(io.RawIOBase):
                 ) from e
             if not chunk:
                 return self._finish()
-            assert self._part is not None
-            self._part.write(chunk)
             self._account(chunk)
             return chunk
 
     def _account(self, chunk: bytes) -> None:
-        self.digest.update(chunk)
         self.delivered += len(chunk)
         if self._progress is not None:
             self._progress.update(len(chunk))
@@ -231,7 +247,9 @@ class ArchiveDownload(io.RawIOBase):
         self.content_type = response.headers.get("content-type")
         if self._progress is None:
             self._progress = start_progress(self.label, self.total, self.settings)
-        self._chunks = response.iter_raw()
+        replay, self._replay = self._replay, None
+        assert self._part is not None
+        self._receiver = _Receiver(response, self._part, self.digest, replay)
 
     def _begin_fresh(self, response: httpx.Response) -> None:
         length = response.headers.get("content-length", "")
@@ -250,7 +268,7 @@ class ArchiveDownload(io.RawIOBase):
         self._part.truncate(offset)
         self._part.seek(offset)
         if self.delivered < offset:
-            # A fresh process: replay what a dead run left, hashing it, before the network.
+            # A fresh process: replay what a dead run left (the receiver hashes it first).
             self._replay = open(self.part_path, "rb")  # noqa: SIM115
             self._replay.seek(self.delivered)
             logger.info("%s: resuming at byte %d", self.label, offset)
@@ -298,10 +316,130 @@ class ArchiveDownload(io.RawIOBase):
                 os.unlink(path)
 
     def _close_response(self) -> None:
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
         if self._response is not None:
             self._response.close()
             self._response = None
-            self._chunks = None
+
+
+class _Stopped(Exception):
+    """The reader stopped the receiver (internal)."""
+
+
+class _Receiver:
+    """Receives one response body on a helper thread, in chunks of about 1 MiB.
+
+    Each chunk is written to the ``.part`` file and hashed before the reader gets it, so when
+    the reader has taken the end (or the error that ended the body), the ``.part`` file and
+    the digest cover exactly the bytes it was given. ``replay`` (the ``.part`` of a dead run,
+    positioned at the first byte the reader has not seen) is hashed and handed on first.
+    The receiver owns ``replay`` and closes it; ``part`` and ``digest`` are the caller's
+    again once the end or an error was taken from :meth:`get`, or after :meth:`stop`.
+    """
+
+    def __init__(
+        self, response: httpx.Response, part: IO[bytes], digest: Any, replay: IO[bytes] | None
+    ) -> None:
+        self._response, self._part, self._digest, self._replay = response, part, digest, replay
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(_DEPTH)
+        self._stopped = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, name="tfhub-download", daemon=True)
+        self._thread.start()
+
+    def get(self) -> bytes:
+        """The next chunk, or b"" at (and after) the end of the body; raises what receiving
+        raised."""
+        if self._ended:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException) or not item:
+            self._ended = True
+            self._thread.join()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        """Stops receiving (the reader gave up) and waits for the thread to end."""
+        self._stopped.set()
+        self._drain()  # unblocks a put
+        self._thread.join(0.05)
+        if self._thread.is_alive():  # blocked in a read: make the socket return
+            _shutdown(self._response)
+            self._drain()
+            self._thread.join()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def _put(self, item: bytes | BaseException) -> None:
+        if self._stopped.is_set():
+            raise _Stopped
+        self._queue.put(item)
+
+    def _run(self) -> None:
+        try:
+            self._replay_part()
+            self._receive()
+        except _Stopped:
+            pass
+        except BaseException as e:  # handed to the reader, which raises it
+            with contextlib.suppress(_Stopped):
+                self._put(e)
+        finally:
+            if self._replay is not None:
+                self._replay.close()
+
+    def _replay_part(self) -> None:
+        if self._replay is None:
+            return
+        while chunk := self._replay.read(_CHUNK):
+            self._digest.update(chunk)
+            self._put(chunk)
+
+    def _receive(self) -> None:
+        pieces: list[bytes] = []
+        size = 0
+        body = self._response.iter_raw()
+        while True:
+            try:
+                piece = next(body, b"")
+            except BaseException:
+                if pieces:  # what arrived is good: the next try resumes after it
+                    self._hand_on(pieces)
+                raise
+            if not piece:
+                break
+            if self._stopped.is_set():
+                raise _Stopped
+            pieces.append(piece)
+            size += len(piece)
+            if size >= _CHUNK:
+                self._hand_on(pieces)
+                pieces, size = [], 0
+        if pieces:
+            self._hand_on(pieces)
+        self._put(b"")
+
+    def _hand_on(self, pieces: list[bytes]) -> None:
+        chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self._part.write(chunk)
+        self._digest.update(chunk)
+        self._put(chunk)
+
+
+def _shutdown(response: httpx.Response) -> None:
+    """Shuts the response's socket down, so that a read blocked in another thread returns."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _range_start(response: httpx.Response) -> int | None:

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
+import os
 import random
 import re
+import ssl
+import threading
 import time
 import urllib.parse
 from typing import Any
@@ -56,6 +60,7 @@ def make_client(settings: Settings) -> httpx.Client:
     )
     hooks: dict[str, list[Any]] = {"request": [_token_hook(settings)]}
     return httpx.Client(
+        transport=_Transport(),
         timeout=timeout,
         trust_env=True,
         follow_redirects=True,
@@ -63,6 +68,48 @@ def make_client(settings: Settings) -> httpx.Client:
         headers={"User-Agent": f"tfhub/{__version__}", "Accept-Encoding": "identity"},
         event_hooks=hooks,
     )
+
+
+class _Transport(httpx.BaseTransport):
+    """httpx's own transport, with the TLS part made only when an https URL is requested.
+
+    Loading the CA bundle takes some 20 ms; it is done on the first https request, and once
+    per process (:func:`_tls_context`). Plain http never needs it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plain: httpx.HTTPTransport | None = None
+        self._tls: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transport(request.url.scheme == "https").handle_request(request)
+
+    def close(self) -> None:
+        for transport in (self._plain, self._tls):
+            if transport is not None:
+                transport.close()
+
+    def _transport(self, tls: bool) -> httpx.HTTPTransport:
+        with self._lock:
+            if tls:
+                if self._tls is None:
+                    self._tls = httpx.HTTPTransport(verify=_tls_context())
+                return self._tls
+            if self._plain is None:
+                # Never speaks TLS; if it did, this context (no CA loaded) would refuse.
+                self._plain = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+            return self._plain
+
+
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``)."""
+    return _tls_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context(trust_env=True)  # reads the same two variables
 
 
 def split_host(host: str) -> tuple[str, int | None]:

@@ -32,18 +32,18 @@ Example:
 
 from __future__ import annotations
 
-import gzip
-import io
 import tarfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Protocol, cast
 
 from tfhub.errors import DownloadError, NotAnArchiveError, UnsafeArchiveError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+"""zlib reads the gzip header and checks the CRC-32 and length in the trailer itself."""
 _BLOCK = 512
 _CHUNK = 1 << 20
 _MAX_TRAILING = 64 << 20
@@ -95,7 +95,7 @@ def open_tar(stream: IO[bytes], *, label: str, content_type: str | None = None) 
     kind = detect_compression(head)
     if kind is None:
         raise NotAnArchiveError(_not_an_archive(label, head, content_type))
-    raw = io.BufferedReader(_Prefixed(head, stream), buffer_size=_CHUNK)
+    raw = _Prefixed(head, stream)
     source = _Source(_decompressed(raw, kind), kind, label)
     return TarReader(source, raw, label, content_type)
 
@@ -125,28 +125,72 @@ def _damaged(label: str, why: str) -> DownloadError:
 # -- Bytes --------------------------------------------------------------------------------
 
 
-class _Prefixed(io.RawIOBase):
-    """``head`` followed by the rest of ``stream``: lets us sniff bytes without seeking."""
+class _Readable(Protocol):
+    """What the readers here need of a stream: ``read(n)``, up to ``n`` bytes (b"" at the
+    end)."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+class _Prefixed:
+    """``head`` followed by the rest of ``stream``: lets us sniff bytes without seeking.
+
+    Chunks of ``stream`` are passed on as they are read, without copying.
+    """
 
     def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = memoryview(head)
+        self._head = head
         self._stream = stream
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
+    def read(self, n: int) -> bytes:
         if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        readinto = getattr(self._stream, "readinto", None)
-        if readinto is not None:
-            return int(readinto(buffer))
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+            head, self._head = self._head[:n], self._head[n:]
+            return head
+        return self._stream.read(n)
+
+
+class _Gunzip:
+    """gzip data (one or more members, RFC 1952) decompressed by zlib in large steps.
+
+    zlib reads each member's header and checks its CRC-32 and length; zero padding between
+    members is skipped (as :mod:`gzip` does). A call returns at most ``n`` bytes, so a highly
+    compressed "bomb" never sits in memory at once.
+    """
+
+    def __init__(self, raw: _Readable) -> None:
+        self._raw = raw
+        self._zlib = zlib.decompressobj(_GZIP_WBITS)
+        self._input = b""
+        self._ended = False
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (at least one unless the data has ended)."""
+        while not self._ended and n > 0:
+            if self._zlib.eof:
+                self._next_member()
+                continue
+            data = self._zlib.unconsumed_tail or self._take_input()
+            if not data:
+                raise EOFError("the data ends before the end of the last gzip member")
+            out = self._zlib.decompress(data, n)
+            if out:
+                return out
+        return b""
+
+    def _take_input(self) -> bytes:
+        data, self._input = self._input or self._raw.read(_CHUNK), b""
+        return data
+
+    def _next_member(self) -> None:
+        rest = self._zlib.unused_data.lstrip(b"\0")
+        while not rest:
+            more = self._raw.read(_CHUNK)
+            if not more:
+                self._ended = True
+                return
+            rest = more.lstrip(b"\0")
+        self._zlib = zlib.decompressobj(_GZIP_WBITS)
+        self._input = rest
 
 
 def _read_head(stream: IO[bytes], n: int) -> bytes:
@@ -159,23 +203,23 @@ def _read_head(stream: IO[bytes], n: int) -> bytes:
     return head
 
 
-def _decompressed(raw: io.BufferedReader[Any], kind: str) -> io.BufferedIOBase:
+def _decompressed(raw: _Readable, kind: str) -> _Readable:
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return _Gunzip(raw)
     if kind == "zstd":
         import zstandard
 
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            raw, read_size=_CHUNK, read_across_frames=True, closefd=False
+        reader: _Readable = zstandard.ZstdDecompressor().stream_reader(
+            cast(IO[bytes], raw), read_size=_CHUNK, read_across_frames=True, closefd=False
         )
-        return io.BufferedReader(reader, buffer_size=_CHUNK)
+        return reader
     return raw
 
 
 def _decoder_errors(kind: str) -> tuple[type[BaseException], ...]:
     """What the decompressor raises on bad or truncated input (not the stream's own errors)."""
     if kind == "gzip":
-        return (EOFError, zlib.error, gzip.BadGzipFile)
+        return (EOFError, zlib.error)
     if kind == "zstd":
         import zstandard
 
@@ -186,7 +230,7 @@ def _decoder_errors(kind: str) -> tuple[type[BaseException], ...]:
 class _Source:
     """The decompressed tar bytes; a decompressor failure becomes a :class:`DownloadError`."""
 
-    def __init__(self, data: io.BufferedIOBase, kind: str, label: str) -> None:
+    def __init__(self, data: _Readable, kind: str, label: str) -> None:
         self.kind = kind
         self._data = data
         self._errors = _decoder_errors(kind)
@@ -242,7 +286,7 @@ class TarReader:
     """
 
     def __init__(
-        self, source: _Source, raw: io.BufferedIOBase, label: str, content_type: str | None
+        self, source: _Source, raw: _Readable, label: str, content_type: str | None
     ) -> None:
         self._source = source
         self._raw = raw

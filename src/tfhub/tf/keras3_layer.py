@@ -74,6 +74,12 @@ class Keras3Layer(keras.layers.Layer):
     The model's variables become the layer's weights without a copy; they are trainable only
     with ``trainable=True``, and then the model's ``regularization_losses`` join
     ``model.losses`` and ``training`` reaches the model's ``__call__`` (if it takes one).
+
+    Floating inputs are cast to the dtype the model was saved with (under a ``mixed_float16``
+    policy, float16 activations reach a float32 model as float32; outputs keep the model's
+    dtype). Under ``tf.distribute`` strategies, build the model in ``strategy.scope()``;
+    moving statistics that the SavedModel updates itself (batch norm) are updated per replica
+    from that replica's batch, as TensorFlow runs restored functions.
     """
 
     def __init__(
@@ -197,7 +203,10 @@ class Keras3Layer(keras.layers.Layer):
             ("output_key", self._hub.output_key),
             ("signature_outputs_as_dict", self._hub.signature_outputs_as_dict),
             ("tags", self._tags),
-            ("output_shape", from_shapes(self._output_shape) if self._output_shape else None),
+            (
+                "output_shape",
+                from_shapes(self._output_shape) if self._output_shape is not None else None,
+            ),
         ):
             if value is not None:
                 config[key] = value

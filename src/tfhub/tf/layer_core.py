@@ -155,7 +155,9 @@ class HubCallable:
     def input_specs(self) -> list[Any]:
         """The ``tf.TensorSpec`` of every input the traced function(s) take (may be empty:
         a plain Python callable has none)."""
-        for target in (self.func, getattr(self.func, "__call__", None)):
+        # A loaded object's __call__ is the restored tf.function (noqa: it is not a test of
+        # callability).
+        for target in (self.func, getattr(self.func, "__call__", None)):  # noqa: B004
             if target is None:
                 continue
             concrete = getattr(target, "concrete_functions", None)
@@ -284,7 +286,7 @@ def _accepts_training(func: Any) -> bool:
     whose signature names its arguments, while a signature takes only its inputs."""
     import inspect
 
-    for target in (getattr(func, "__call__", None), func):
+    for target in (getattr(func, "__call__", None), func):  # noqa: B004
         if target is None:
             continue
         try:

@@ -30,6 +30,23 @@ def load(
     Works in TF2 eager mode and in TF1 compatibility mode (graph mode). For a TF1 Hub format
     module with ``tags=None`` the inference variant (empty tag set) is loaded.
 
+    In TF1 compatibility mode (``tf.compat.v1.disable_v2_behavior()``) loading only builds
+    graph ops; before the first ``Session.run`` of the model's outputs, run
+
+    * ``tf.compat.v1.global_variables_initializer()``: the loaded variables are created
+      uninitialized and their initializer *restores* them from the SavedModel's checkpoint
+      (running it again later resets them to the saved values);
+    * ``tf.compat.v1.tables_initializer()``: fills the model's lookup tables (vocabularies);
+
+    or use ``tf.compat.v1.train.MonitoredSession``, whose default ``Scaffold`` runs both.
+    To fine-tune with a TF1 optimizer, pass ``var_list=model.trainable_variables`` (the
+    loaded variables are not in the ``TRAINABLE_VARIABLES`` collection) and build the train
+    op before the first ``Session.run`` of the model: TF builds the gradient of a loaded
+    function by rewriting its call op, which a Session that already ran the op cannot follow
+    ("Connecting to invalid output 1 of source node ...StatefulPartitionedCall").
+    ``tfhub.KerasLayer`` does this for ``tf_keras`` models, in any order of
+    ``predict``/``evaluate``/``fit``.
+
     Args:
         handle: anything :func:`tfhub.resolve` accepts.
         tags: the MetaGraph tag set to load (TF1 formats with several variants).
@@ -53,6 +70,7 @@ def load(
         tags = []
     tf = tensorflow()
     label = str(handle)
+    tables_before = _graph_table_initializer_count(tf)
     try:
         loaded = tf.compat.v2.saved_model.load(path, tags=tags, options=options)
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
@@ -66,7 +84,26 @@ def load(
         raise
     if kind == TF1_HUB_MODULE:
         _mark_hub_module(loaded)
+    if tables_before is not None:
+        _remember_table_initializers(loaded, tf, tables_before)
     return loaded
+
+
+def _graph_table_initializer_count(tf: Any) -> int | None:
+    """In graph mode (TF1 compatibility), how many table initializers the graph has."""
+    if tf.executing_eagerly() or tf.compat.v1.get_default_graph().building_function:
+        return None
+    return len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS))
+
+
+def _remember_table_initializers(loaded: Any, tf: Any, start: int) -> None:
+    """Keeps on ``loaded`` the table initializer ops its loading added to the graph, so that
+    the tf_keras KerasLayer can run them (tf_keras never runs ``tables_initializer()``)."""
+    added = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)[start:]
+    try:
+        loaded._tfhub_table_initializers = tuple(tf.nest.flatten(added))
+    except AttributeError:  # pragma: no cover - loaded objects accept attributes
+        pass
 
 
 def _mark_hub_module(loaded: Any) -> None:

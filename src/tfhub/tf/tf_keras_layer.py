@@ -50,7 +50,6 @@ class TfKerasLayer(tf_keras.layers.Layer):
             raise LayerConfigError("Pass the KerasLayer arguments after handle by keyword.")
         self._handle = handle
         self._tags = sorted(tags) if tags is not None else None
-        tables_before = _graph_table_initializer_count()
         self._hub = HubCallable(
             handle, tags=tags, load_options=load_options, signature=signature,
             signature_outputs_as_dict=signature_outputs_as_dict, output_key=output_key,
@@ -66,7 +65,7 @@ class TfKerasLayer(tf_keras.layers.Layer):
             self._add_existing_weight(v, names[i], trainable=i < len(trainable_vars))
         for loss in self._hub.regularization_losses():
             self.add_loss(self._loss_if_trainable(loss))
-        _initialize_tables_with_keras(tables_before)
+        _initialize_tables_with_keras(self._hub.obj)
 
     def _add_existing_weight(self, weight: Any, name: str, trainable: bool) -> None:
         self.add_weight(
@@ -192,20 +191,14 @@ def _graph_gradients_now(outputs: Any, sources: list[Any]) -> Any:
     return outputs
 
 
-def _graph_table_initializer_count() -> int:
-    if not _in_tf1_graph():
-        return -1
-    return len(tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS))
-
-
-def _initialize_tables_with_keras(start: int) -> None:
+def _initialize_tables_with_keras(loaded: Any) -> None:
     """tf_keras in graph mode initializes its tracked variables but never runs
-    ``tables_initializer()``: makes the tables the load just created (vocabularies...)
-    initialize with them, through a hidden, tracked flag variable."""
-    if start < 0:
+    ``tables_initializer()``: makes the tables that ``tfhub.load`` created for ``loaded``
+    (vocabularies...) initialize with them, through a hidden, tracked flag variable."""
+    if not _in_tf1_graph():
         return
-    collection = tf.compat.v1.GraphKeys.TABLE_INITIALIZERS
-    init_ops = tf.nest.flatten(tf.compat.v1.get_collection(collection)[start:])
+    graph = tf.compat.v1.get_default_graph()
+    init_ops = [op for op in getattr(loaded, "_tfhub_table_initializers", ()) if op.graph is graph]
     if not init_ops:
         return
     with tf.init_scope(), tf.control_dependencies(init_ops):

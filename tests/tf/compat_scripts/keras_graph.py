@@ -10,7 +10,8 @@ Usage: ``keras_graph.py SEQUENCE MODEL_DIR``, SEQUENCE one of
   ``predict`` before ``fit`` (the gradient flows *through* the frozen model);
 * ``bare_layer_predict_first``: the trap again, with a minimal ``tf_keras`` layer that calls
   the ``tfhub.load``-ed object directly (what plain TF and ``tf_keras`` do);
-* ``vocab``: inference with a model that has a lookup table (MODEL_DIR is that model).
+* ``vocab``: inference with a model that has a lookup table (MODEL_DIR is that model), the
+  layer built from the handle and from a ``tfhub.load``-ed object.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ def main() -> None:
     y = np.array(_compat.Y, np.float32)
     result: dict[str, Any] = {"x": x, "y": y, "sequence": sequence}
 
-    if sequence == "vocab":
-        words = tf_keras.Input([], dtype=tf.string)
-        layer = tfhub.KerasLayer(path)
-        model = tf_keras.Model(words, layer(words))
-        result["layer_class"] = type(layer).__name__
-        result["predict"] = model.predict(np.array(_compat.WORDS), verbose=0)
+    if sequence == "vocab":  # from the handle, then (in a new graph) from a loaded object
+        for key, handle in (("predict", path), ("predict_loaded", None)):
+            tf_keras.backend.clear_session()
+            words = tf_keras.Input([], dtype=tf.string)
+            layer = tfhub.KerasLayer(handle or tfhub.load(path))
+            model = tf_keras.Model(words, layer(words))
+            result["layer_class"] = type(layer).__name__
+            result[key] = model.predict(np.array(_compat.WORDS), verbose=0)
         _compat.emit(**result)
         return
 

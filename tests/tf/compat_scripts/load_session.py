@@ -49,9 +49,7 @@ def main() -> None:
         sess.run(tf.global_variables_initializer())
         result["output"] = sess.run(inference, feed)
         result["embed"], result["serving"] = sess.run([embed, serving], feed)
-        result["table_before_tables_init"] = _compat.error_of(
-            lambda: sess.run(vectors, word_feed)
-        )
+        result["table_before_tables_init"] = _compat.error_of(lambda: sess.run(vectors, word_feed))
         sess.run(tf.tables_initializer())
         result["table_output"] = sess.run(vectors, word_feed)
         result["moving_mean_after_inference"] = sess.run(moving_mean)
