@@ -39,7 +39,14 @@ _LAZY = {
 }
 
 
+_SUBMODULES = ("keras3", "tf_keras")
+
+
 def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"tfhub.{name}")
     if name in _LAZY:
         import importlib
 

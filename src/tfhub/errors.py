@@ -22,6 +22,7 @@ matching builtin, so ``except FileNotFoundError`` still catches a missing model:
     │                                         signature, output or attached message
     ├── ModuleCallError (TypeError)           inputs do not match a TF1 Hub module signature
     ├── ModuleDefinitionError (ValueError)    a module_fn built what the TF1 Hub format cannot hold
+    ├── ExportError (OSError)                 a module cannot be written there (not empty, ...)
     └── GraphModeError (RuntimeError)         hub.Module used eagerly, or outside its own graph
 
 Example:
@@ -41,6 +42,8 @@ __all__ = [
     "ConfigError",
     "CorruptCacheError",
     "DownloadError",
+    "ExportError",
+    "GraphModeError",
     "HandleError",
     "HubError",
     "IntegrityError",
@@ -48,14 +51,12 @@ __all__ = [
     "MissingOpError",
     "ModelFormatError",
     "ModelNotFoundError",
-    "NotAnArchiveError",
-    "OfflineError",
-    "UnsafeArchiveError",
-    # TF1 Hub format (hub.Module API)
-    "GraphModeError",
     "ModuleCallError",
     "ModuleDefinitionError",
     "ModuleLookupError",
+    "NotAnArchiveError",
+    "OfflineError",
+    "UnsafeArchiveError",
 ]
 
 
@@ -143,3 +144,8 @@ class ModuleDefinitionError(HubError, ValueError):
 class GraphModeError(HubError, RuntimeError):
     """A TF1 graph-mode API (``hub.Module``) was used while executing eagerly, or outside the
     graph it was created in."""
+
+
+class ExportError(HubError, OSError):
+    """A module cannot be exported where asked: the directory exists and is not empty, or
+    writing failed."""

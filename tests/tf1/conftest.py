@@ -1,4 +1,5 @@
-"""The TF1 Hub fixture module (``hub_fixture``), exported once per test session."""
+"""The TF1 Hub fixture module (``hub_fixture``), exported once per test session, and the same
+module as the original ``tensorflow_hub`` 0.15.0 wrote it (``data/original_0_15``)."""
 
 from __future__ import annotations
 
@@ -14,3 +15,9 @@ def hub_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The exported fixture module (initial weights): two variants, two signatures."""
     root = tmp_path_factory.mktemp("tf1")
     return export_fixture(root / "module", root)
+
+
+@pytest.fixture(scope="session")
+def original_module() -> Path:
+    """The fixture module written by the original library (``data/make_original_module.py``)."""
+    return Path(__file__).resolve().parent / "data" / "original_0_15"

@@ -126,7 +126,7 @@ def test_missing_damaged_and_foreign_directories(hub_module: Path, tmp_path: Pat
     with pytest.raises(ModelNotFoundError):
         read_hub_module(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelFormatError, match="no tfhub_module.pb"):
+    with pytest.raises(ModelFormatError, match=r"no tfhub_module\.pb"):
         read_hub_module(tmp_path / "empty")
     copy = Path(shutil.copytree(hub_module, tmp_path / "damaged"))
     data = (copy / "saved_model.pb").read_bytes()
@@ -145,7 +145,7 @@ def test_unknown_variant_and_signature_list_what_exists(hub_module: Path) -> Non
     module = read_hub_module(hub_module)
     with pytest.raises(ModuleLookupError, match=r"tags \['serve'\].*Available: \[\], \['train'\]"):
         module.variant({"serve"})
-    with pytest.raises(KeyError, match="No signature 'encode'.*Available: default, words"):
+    with pytest.raises(KeyError, match=r"No signature 'encode'.*Available: default, words"):
         module.variant().signature("encode")
 
 
@@ -185,3 +185,33 @@ def test_a_hostile_asset_name_stops_instantiation(hub_module: Path, tmp_path: Pa
     spec = hub.load_module_spec(str(copy))
     with tf.Graph().as_default(), pytest.raises(ModelFormatError, match="outside its assets/"):
         hub.Module(spec)
+
+
+def test_what_fine_tuning_needs_is_listed_per_variant(hub_module: Path) -> None:
+    module = read_hub_module(hub_module)
+    inference, train = module.variant(), module.variant({"train"})
+    for variant in (inference, train):
+        assert sorted(variant.variables) == [
+            "bn/moving_mean", "dense/bias", "dense/kernel", "embeddings",
+        ]  # fmt: skip
+        assert sorted(variant.trainable_variables) == ["dense/bias", "dense/kernel", "embeddings"]
+        assert sorted(variant.regularization_losses) == [
+            "dense/kernel/Regularizer/mul:0", "embeddings/Regularizer/mul:0",
+        ]  # fmt: skip
+    assert inference.update_ops == ()
+    assert len(train.update_ops) == 1
+    meta_graph = _saved_model(hub_module).meta_graphs[1]
+    assert set(meta_graph.meta_info_def.tags) == {"train"}
+    assert list(meta_graph.collection_def["update_ops"].node_list.value) == list(train.update_ops)
+
+
+def test_reads_a_module_the_original_wrote(original_module: Path, hub_module: Path) -> None:
+    original, ours = read_hub_module(original_module), read_hub_module(hub_module)
+    assert original.tags == ours.tags
+    for variant in original.variants:
+        mine = ours.variant(variant.tags)
+        assert variant.signatures == mine.signatures
+        assert variant.attachments == mine.attachments
+        assert variant.assets == mine.assets
+        assert sorted(variant.trainable_variables) == sorted(mine.trainable_variables)
+        assert sorted(variant.collections) == sorted(mine.collections)

@@ -403,6 +403,8 @@ class _Receiver:
             self._put(chunk)
 
     def _receive(self) -> None:
+        """Writes and hashes each piece as it arrives (a killed run keeps it); hands pieces
+        on in chunks of about 1 MiB, or at once when the reader is waiting for them."""
         pieces: list[bytes] = []
         size = 0
         body = self._response.iter_raw()
@@ -417,9 +419,11 @@ class _Receiver:
                 break
             if self._stopped.is_set():
                 raise _Stopped
+            self._part.write(piece)
+            self._digest.update(piece)
             pieces.append(piece)
             size += len(piece)
-            if size >= _CHUNK:
+            if size >= _CHUNK or self._queue.empty():
                 self._hand_on(pieces)
                 pieces, size = [], 0
         if pieces:
@@ -427,10 +431,7 @@ class _Receiver:
         self._put(b"")
 
     def _hand_on(self, pieces: list[bytes]) -> None:
-        chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        self._part.write(chunk)
-        self._digest.update(chunk)
-        self._put(chunk)
+        self._put(pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
 
 def _shutdown(response: httpx.Response) -> None:

@@ -18,7 +18,6 @@ import os
 import random
 import re
 import ssl
-import threading
 import time
 import urllib.parse
 from typing import Any
@@ -60,7 +59,7 @@ def make_client(settings: Settings) -> httpx.Client:
     )
     hooks: dict[str, list[Any]] = {"request": [_token_hook(settings)]}
     return httpx.Client(
-        transport=_Transport(),
+        verify=_tls_context(),
         timeout=timeout,
         trust_env=True,
         follow_redirects=True,
@@ -70,40 +69,10 @@ def make_client(settings: Settings) -> httpx.Client:
     )
 
 
-class _Transport(httpx.BaseTransport):
-    """httpx's own transport, with the TLS part made only when an https URL is requested.
-
-    Loading the CA bundle takes some 20 ms; it is done on the first https request, and once
-    per process (:func:`_tls_context`). Plain http never needs it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._plain: httpx.HTTPTransport | None = None
-        self._tls: httpx.HTTPTransport | None = None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._transport(request.url.scheme == "https").handle_request(request)
-
-    def close(self) -> None:
-        for transport in (self._plain, self._tls):
-            if transport is not None:
-                transport.close()
-
-    def _transport(self, tls: bool) -> httpx.HTTPTransport:
-        with self._lock:
-            if tls:
-                if self._tls is None:
-                    self._tls = httpx.HTTPTransport(verify=_tls_context())
-                return self._tls
-            if self._plain is None:
-                # Never speaks TLS; if it did, this context (no CA loaded) would refuse.
-                self._plain = httpx.HTTPTransport(verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
-            return self._plain
-
-
 def _tls_context() -> ssl.SSLContext:
-    """httpx's default TLS context (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``)."""
+    """httpx's default TLS context (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), made
+    once per process: loading the CA bundle takes some 20 ms, and every call (every
+    :func:`make_client`) would pay it again."""
     return _tls_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 

@@ -111,13 +111,19 @@ class AssetFile:
 @dataclass(frozen=True)
 class GraphVariant:
     """One MetaGraph of the module: its tags, signatures, attached messages (raw bytes by
-    key), the names of its collections and its asset files."""
+    key), the names of its collections and its asset files; and, by graph name, what
+    fine-tuning needs: its variables (the trainable ones apart), its update ops (e.g.
+    batch-norm moving averages) and its regularization loss tensors."""
 
     tags: frozenset[str]
     signatures: Mapping[str, Signature] = field(default_factory=dict)
     attachments: Mapping[str, bytes] = field(default_factory=dict)
     collections: tuple[str, ...] = ()
     assets: tuple[AssetFile, ...] = ()
+    variables: tuple[str, ...] = ()
+    trainable_variables: tuple[str, ...] = ()
+    update_ops: tuple[str, ...] = ()
+    regularization_losses: tuple[str, ...] = ()
 
     def signature(self, name: str | None = None) -> Signature:
         """The signature ``name`` (``"default"`` when None).
@@ -149,12 +155,13 @@ class HubModule:
         return sorted((v.tags for v in self.variants), key=lambda t: (len(t), sorted(t)))
 
     def variant(self, tags: Iterable[str] | None = None) -> GraphVariant:
-        """The graph variant with exactly these tags (None or empty: the inference variant).
+        """The graph variant with exactly these tags (None or empty: the inference variant;
+        a single string is one tag).
 
         Raises:
             ModuleLookupError: no variant has these tags (the message lists the tag sets).
         """
-        wanted = frozenset(tags or ())
+        wanted = frozenset([tags] if isinstance(tags, str) else tags or ())
         for variant in self.variants:
             if variant.tags == wanted:
                 return variant
@@ -311,6 +318,22 @@ def _any_list_assets(collection: Value) -> list[AssetFile]:
     return assets
 
 
+def _node_list(collection: Value) -> tuple[str, ...]:
+    for number, value in fields(message(collection)):
+        if number == 1:
+            return tuple(text(v) for n, v in fields(message(value)) if n == 1)
+    return ()
+
+
+def _variable_names(collection: Value, name: str) -> tuple[str, ...]:
+    """The graph names of the variables in a collection of VariableDefs (``:0`` dropped)."""
+    names = []
+    for variable_def in _bytes_list(collection, name):
+        found = dict(fields(message(variable_def))).get(1, memoryview(b""))
+        names.append(text(found).split(":", 1)[0])
+    return tuple(names)
+
+
 def _tags(meta_info: Value) -> frozenset[str]:
     return frozenset(text(v) for n, v in fields(message(meta_info)) if n == 4)
 
@@ -322,13 +345,18 @@ def parse_meta_graph(meta_graph: Value) -> GraphVariant:
     attachments: dict[str, bytes] = {}
     collections: list[str] = []
     assets: list[AssetFile] = []
+    lists: dict[str, tuple[str, ...]] = {}
     for number, value in fields(message(meta_graph)):
         if number == 1:
             tags = _tags(value)
         elif number == 4:
             key, collection = _map_entry(value)
             collections.append(key)
-            if key == ATTACHMENT_COLLECTION:
+            if key in ("variables", "trainable_variables"):  # GraphKeys values
+                lists[key] = _variable_names(collection, key)
+            elif key in ("update_ops", "regularization_losses"):
+                lists[key] = _node_list(collection)
+            elif key == ATTACHMENT_COLLECTION:
                 attachments.update(decode_attachment(v) for v in _bytes_list(collection, key))
             elif key == ASSETS_COLLECTION:
                 assets += _any_list_assets(collection)
@@ -337,7 +365,7 @@ def parse_meta_graph(meta_graph: Value) -> GraphVariant:
             signatures[key] = _signature(key, signature)
         elif number == 6:
             assets.append(_asset_file(value))
-    return GraphVariant(tags, signatures, attachments, tuple(collections), tuple(assets))
+    return GraphVariant(tags, signatures, attachments, tuple(collections), tuple(assets), **lists)
 
 
 def meta_graph_blobs(saved_model: bytes | memoryview) -> list[memoryview]:

@@ -1,8 +1,8 @@
 """Writing a TF1 Hub module directory: ``saved_model.pb`` (all graph variants),
 ``tfhub_module.pb``, ``assets/`` and the ``variables/`` checkpoint.
 
-The directory is written under a temporary name beside ``path`` and renamed into place, so a
-failed export leaves nothing that looks like a module.
+A local directory is written under a temporary name beside ``path`` and renamed into place,
+so a failed export leaves nothing that looks like a module.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tfhub.core.hub_module import MODULE_DEF_PB, encode_module_def
-from tfhub.errors import ModuleDefinitionError
+from tfhub.errors import ExportError
 from tfhub.tf1._tf import proto, tf, v1
 from tfhub.tf1.meta_graph import unbind_assets
 
@@ -35,16 +35,16 @@ def slice_spec(variable_def: Any) -> str:
     return " ".join(str(d) for d in info.full_shape) + " " + ranges
 
 
-def save_checkpoint(prefix: str, entries: Sequence[tuple[str, str, Any]]) -> None:
-    """Writes a checkpoint of ``(name, slice spec, numpy value)`` entries at ``prefix``, in a
-    graph and session of its own (the caller's graph may be finalized)."""
+def save_checkpoint(prefix: str, entries: Sequence[tuple[str, str, Any, Any]]) -> None:
+    """Writes a checkpoint of ``(name, slice spec, numpy value, tf.DType)`` entries at
+    ``prefix``, in a graph and session of its own (the caller's graph may be finalized)."""
     t, compat = tf(), v1()
     with t.Graph().as_default() as graph:
-        feeds = {compat.placeholder(t.dtypes.as_dtype(v.dtype)): v for _, _, v in entries}
+        feeds = {compat.placeholder(dtype): value for _, _, value, dtype in entries}
         save = t.raw_ops.SaveV2(
             prefix=prefix,
-            tensor_names=[name for name, _, _ in entries],
-            shape_and_slices=[spec for _, spec, _ in entries],
+            tensor_names=[entry[0] for entry in entries],
+            shape_and_slices=[entry[1] for entry in entries],
             tensors=list(feeds),
         )
         with compat.Session(graph=graph) as session:
@@ -57,36 +57,52 @@ def session_saver(entries: Sequence[tuple[str, str, Any]], session: Any) -> Save
     def save(prefix: str) -> None:
         if entries:
             values = session.run([variable for _, _, variable in entries])
-            save_checkpoint(
-                prefix, [(n, s, v) for (n, s, _), v in zip(entries, values, strict=True)]
-            )
+            pairs = zip(entries, values, strict=True)
+            save_checkpoint(prefix, [(n, s, v, var.dtype.base_dtype) for (n, s, var), v in pairs])
 
     return save
 
 
-def write_module(path: str, meta_graphs: list[Any], save_variables: Saver) -> None:
-    """Writes a module directory at ``path`` from copies of its graph variants."""
+def _write_files(root: str, meta_graphs: list[Any], save_variables: Saver) -> None:
     gfile = tf().io.gfile
+    gfile.makedirs(_join(root, "variables"))
+    files = unbind_assets(meta_graphs)
+    if files:
+        gfile.makedirs(_join(root, "assets"))
+    for source, name in files.items():
+        gfile.copy(source, _join(root, f"assets/{name}"))
+    save_variables(_join(root, VARIABLES))
+    saved_model = proto("protobuf.saved_model_pb2").SavedModel(saved_model_schema_version=1)
+    saved_model.meta_graphs.extend(meta_graphs)
+    with gfile.GFile(_join(root, "saved_model.pb"), "wb") as f:
+        f.write(saved_model.SerializeToString())
+    with gfile.GFile(_join(root, MODULE_DEF_PB), "wb") as f:
+        f.write(encode_module_def())
+
+
+def write_module(path: str, meta_graphs: list[Any], save_variables: Saver) -> None:
+    """Writes a module directory at ``path`` from copies of its graph variants (edited).
+
+    Locally the files are written beside ``path`` and renamed into place; object stores
+    (``gs://``, ``s3://``), which cannot rename directories, are written in place.
+
+    Raises:
+        ExportError: ``path`` exists and is not empty, or writing failed.
+    """
+    t = tf()
+    gfile = t.io.gfile
     if gfile.exists(path) and gfile.listdir(path):
-        raise ModuleDefinitionError(f"Cannot export to {path}: it exists and is not empty.")
-    staging = f"{path.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
+        raise ExportError(f"Cannot export to {path}: it exists and is not empty.")
+    remote = "://" in path
+    staging = path if remote else f"{path.rstrip(os.sep)}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        gfile.makedirs(_join(staging, "variables"))
-        files = unbind_assets(meta_graphs)
-        if files:
-            gfile.makedirs(_join(staging, "assets"))
-        for source, name in files.items():
-            gfile.copy(source, _join(staging, f"assets/{name}"))
-        save_variables(_join(staging, VARIABLES))
-        saved_model = proto("protobuf.saved_model_pb2").SavedModel(saved_model_schema_version=1)
-        saved_model.meta_graphs.extend(meta_graphs)
-        with gfile.GFile(_join(staging, "saved_model.pb"), "wb") as f:
-            f.write(saved_model.SerializeToString())
-        with gfile.GFile(_join(staging, MODULE_DEF_PB), "wb") as f:
-            f.write(encode_module_def())
-        if gfile.exists(path):
-            gfile.rmtree(path)
-        gfile.rename(staging, path)
+        _write_files(staging, meta_graphs, save_variables)
+        if not remote:
+            if gfile.exists(path):
+                gfile.rmtree(path)
+            gfile.rename(staging, path)
+    except t.errors.OpError as e:
+        raise ExportError(f"Exporting the module to {path} failed: {e.message}") from e
     finally:
-        if gfile.exists(staging):
+        if not remote and gfile.exists(staging):
             gfile.rmtree(staging)

@@ -46,9 +46,11 @@ def attach_image_module_info(image_module_info: Any) -> None:
     """Attaches an ``ImageModuleInfo`` from within a ``module_fn``.
 
     Example:
-        >>> info = tfhub.ImageModuleInfo()  # doctest: +SKIP
+        >>> info = ImageModuleInfo()
         >>> info.default_image_size.height, info.default_image_size.width = 224, 224
-        >>> tfhub.attach_image_module_info(info)  # doctest: +SKIP
+        >>> ImageModuleInfo.FromString(info.SerializeToString()).default_image_size.width
+        224
+        >>> attach_image_module_info(info)  # in a module_fn  # doctest: +SKIP
     """
     attach_message(IMAGE_MODULE_INFO_KEY, image_module_info)
 

@@ -6,20 +6,27 @@ e.g. ``module/``) creates the stateful nodes (variables, hash tables: stateful o
 inputs); each *apply import* (e.g. ``module_apply_default/``) creates the computation with
 those nodes removed and their outputs, like the signature inputs, replaced through
 ``input_map``. All calls of one instance share its state; instances never share anything.
+
+With ``trainable=True`` the variant's update ops go to UPDATE_OPS: from a call, those that
+depend on its inputs and on no placeholder it leaves unfed (so another signature's update
+ops never demand feeds); from the state import, those that depend on no input at all.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from tfhub.core.hub_module import Signature
+from tfhub.core.hub_module import GraphVariant, Signature
 from tfhub.tf1._tf import proto, v1
 from tfhub.tf1.export import slice_spec
 from tfhub.tf1.meta_graph import (
     consumed_tensors,
+    descendants,
     keep_collections,
     prefix_shared_names,
     remove_nodes,
+    select_update_ops,
 )
 from tfhub.tf1.tensor_info import build_output, input_feeds
 
@@ -37,6 +44,7 @@ class Instance:
 
     Args:
         meta_graph: the graph variant (not modified).
+        variant: its description (signatures).
         checkpoint_path: the module's variables checkpoint, or None to keep the initializers
             of the graph (a spec made by ``create_module_spec``).
         trainable: fill TRAINABLE_VARIABLES, REGULARIZATION_LOSSES and UPDATE_OPS.
@@ -44,28 +52,57 @@ class Instance:
     """
 
     def __init__(
-        self, meta_graph: Any, checkpoint_path: str | None, trainable: bool, scope: str
+        self,
+        meta_graph: Any,
+        variant: GraphVariant,
+        checkpoint_path: str | None,
+        trainable: bool,
+        scope: str,
     ) -> None:
         self._meta_graph = meta_graph
+        self._variant = variant
         self._trainable = trainable
         self.scope = scope
         graph = v1().get_default_graph()
         with graph.control_dependencies(None):
             self._state = self._import_state(graph)
-            self.variable_map = self._create_variables()
+            defs = self._variable_defs(v1().GraphKeys.GLOBAL_VARIABLES)
+            created = [self._variable(data) for data in defs]
+        self.variable_map = _variable_map(created)
+        self.checkpoint_entries = [_checkpoint_entry(d, v) for d, v in created]
+        """``(name in the checkpoint, slice spec, variable)`` of each variable."""
         if checkpoint_path and self.variable_map:
             v1().train.init_from_checkpoint(checkpoint_path, dict(self.variable_map))
+
+    @functools.cached_property
+    def _reach(self) -> dict[str, set[str]]:
+        """What depends on each placeholder and signature input (to place update ops)."""
+        inputs = {
+            name.split(":", 1)[0]
+            for signature in self._variant.signatures.values()
+            for info in signature.inputs.values()
+            for name in info.components
+        }
+        return descendants(self._meta_graph.graph_def, self._placeholders | inputs)
+
+    @functools.cached_property
+    def _placeholders(self) -> set[str]:
+        return {n.name for n in self._meta_graph.graph_def.node if n.op == "Placeholder"}
 
     # -- the state --------------------------------------------------------------------------
 
     def _import_state(self, graph: Any) -> dict[str, Any]:
+        """Imports the graph under the module's scope, without its variable collections;
+        returns the outputs of its stateful nodes by name in the module graph."""
         keys = v1().GraphKeys
         keep = [keys.TABLE_INITIALIZERS, keys.ASSET_FILEPATHS, keys.COND_CONTEXT]
         keep.append(keys.WHILE_CONTEXT)
         if self._trainable:
-            keep.append(keys.REGULARIZATION_LOSSES)
+            keep += [keys.REGULARIZATION_LOSSES, keys.UPDATE_OPS]
         meta_graph = _copy(self._meta_graph)
-        keep_collections(meta_graph, keep)  # variables are created by _create_variables
+        keep_collections(meta_graph, keep)
+        if keys.UPDATE_OPS in meta_graph.collection_def:
+            select_update_ops(meta_graph, lambda op: not any(op in r for r in self._reach.values()))
         prefix_shared_names(meta_graph.graph_def, self.scope)
         v1().train.import_meta_graph(meta_graph, import_scope=self.scope.rsplit("/", 1)[-1])
         state = {}
@@ -79,42 +116,30 @@ class Instance:
         collections = self._meta_graph.collection_def
         return list(collections[key].bytes_list.value) if key in collections else []
 
-    def _create_variables(self) -> dict[str, Any]:
-        """The module's variables, from their VariableDefs, in the collections they belong
-        to; returns the variable map (partitioned variables as lists of parts)."""
+    @functools.cached_property
+    def _listed(self) -> dict[str, set[bytes]]:
+        """The VariableDefs in TRAINABLE_VARIABLES and MODEL_VARIABLES."""
         keys = v1().GraphKeys
-        variable_def = proto("framework.variable_pb2").VariableDef
-        trainable = set(self._variable_defs(keys.TRAINABLE_VARIABLES)) if self._trainable else ()
-        model = set(self._variable_defs(keys.MODEL_VARIABLES))
+        wanted = (keys.TRAINABLE_VARIABLES, keys.MODEL_VARIABLES)
+        return {key: set(self._variable_defs(key)) for key in wanted}
+
+    def _variable(self, data: bytes) -> tuple[Any, Any]:
+        """A variable of the state import, from its serialized VariableDef, added to the
+        collections it belongs to; returns ``(VariableDef, variable)``."""
+        keys = v1().GraphKeys
+        definition = proto("framework.variable_pb2").VariableDef.FromString(data)
+        trainable = self._trainable and data in self._listed[keys.TRAINABLE_VARIABLES]
+        definition.trainable = trainable
+        variable = v1().Variable(
+            variable_def=definition, import_scope=self.scope, use_resource=definition.is_resource
+        )
         graph = v1().get_default_graph()
-        singles: dict[str, Any] = {}
-        parts: dict[str, list[tuple[int, Any]]] = {}
-        self.checkpoint_entries: list[tuple[str, str, Any]] = []
-        for data in self._variable_defs(keys.GLOBAL_VARIABLES):
-            definition = variable_def.FromString(data)
-            definition.trainable = data in trainable
-            variable = v1().Variable(
-                variable_def=definition,
-                import_scope=self.scope,
-                use_resource=definition.is_resource,
-            )
-            graph.add_to_collection(keys.GLOBAL_VARIABLES, variable)
-            if data in trainable:
-                graph.add_to_collection(keys.TRAINABLE_VARIABLES, variable)
-            if data in model:
-                graph.add_to_collection(keys.MODEL_VARIABLES, variable)
-            sliced = definition.save_slice_info_def
-            if sliced.full_name:
-                offset = sliced.var_offset[0] if sliced.var_offset else 0
-                parts.setdefault(sliced.full_name, []).append((offset, variable))
-                entry = (sliced.full_name, slice_spec(definition), variable)
-            else:
-                singles[definition.variable_name.split(":", 1)[0]] = variable
-                entry = (definition.variable_name.split(":", 1)[0], "", variable)
-            self.checkpoint_entries.append(entry)
-        for name, pieces in parts.items():
-            singles[name] = [v for _, v in sorted(pieces, key=lambda p: p[0])]
-        return singles
+        graph.add_to_collection(keys.GLOBAL_VARIABLES, variable)
+        if trainable:
+            graph.add_to_collection(keys.TRAINABLE_VARIABLES, variable)
+        if data in self._listed[keys.MODEL_VARIABLES]:
+            graph.add_to_collection(keys.MODEL_VARIABLES, variable)
+        return definition, variable
 
     # -- the calls --------------------------------------------------------------------------
 
@@ -125,7 +150,10 @@ class Instance:
         feeds = dict(self._state)
         for key, info in signature.inputs.items():
             feeds.update(input_feeds(info, inputs[key]))
-        meta_graph = self._apply_meta_graph(feeds)
+        fed = {
+            name.split(":", 1)[0] for info in signature.inputs.values() for name in info.components
+        }
+        meta_graph = self._apply_meta_graph(feeds, fed)
         used = consumed_tensors(meta_graph.graph_def)
         present = {node.name for node in meta_graph.graph_def.node}
         input_map = {k: v for k, v in feeds.items() if k in used or k.split(":")[0] in present}
@@ -141,13 +169,22 @@ class Instance:
 
         return {k: build_output(info, get_tensor) for k, info in signature.outputs.items()}
 
-    def _apply_meta_graph(self, feeds: dict[str, Any]) -> Any:
+    def _runs_with(self, op: str, fed: set[str]) -> bool:
+        """Whether update op ``op`` depends on the ``fed`` inputs and on no other placeholder."""
+        unfed = self._placeholders - fed
+        return any(op in self._reach[n] for n in fed) and not any(
+            op in self._reach[n] for n in unfed
+        )
+
+    def _apply_meta_graph(self, feeds: dict[str, Any], fed: set[str]) -> Any:
         keys = v1().GraphKeys
         keep = [keys.ASSET_FILEPATHS, keys.COND_CONTEXT, keys.WHILE_CONTEXT]
         if self._trainable:
             keep.append(keys.UPDATE_OPS)
         meta_graph = _copy(self._meta_graph)
         keep_collections(meta_graph, keep)
+        if keys.UPDATE_OPS in meta_graph.collection_def:
+            select_update_ops(meta_graph, lambda op: self._runs_with(op, fed))
         state_nodes = {name.split(":")[0] for name in self._state}
         removed = {
             node.name
@@ -156,3 +193,26 @@ class Instance:
         }
         remove_nodes(meta_graph.graph_def, removed)
         return meta_graph
+
+
+def _variable_map(created: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """Module variable name -> variable; a partitioned variable -> its parts, in order."""
+    found: dict[str, Any] = {}
+    parts: dict[str, list[tuple[int, Any]]] = {}
+    for definition, variable in created:
+        sliced = definition.save_slice_info_def
+        if sliced.full_name:
+            offset = sliced.var_offset[0] if sliced.var_offset else 0
+            parts.setdefault(sliced.full_name, []).append((offset, variable))
+        else:
+            found[definition.variable_name.split(":", 1)[0]] = variable
+    for name, pieces in parts.items():
+        found[name] = [variable for _, variable in sorted(pieces, key=lambda p: p[0])]
+    return found
+
+
+def _checkpoint_entry(definition: Any, variable: Any) -> tuple[str, str, Any]:
+    sliced = definition.save_slice_info_def
+    if sliced.full_name:
+        return sliced.full_name, slice_spec(definition), variable
+    return definition.variable_name.split(":", 1)[0], "", variable

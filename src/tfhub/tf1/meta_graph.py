@@ -6,7 +6,7 @@ export)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tfhub.core.hub_module import ASSETS_COLLECTION, ATTACHMENT_COLLECTION, asset_path
@@ -89,7 +89,37 @@ def remove_nodes(graph_def: Any, names: set[str]) -> None:
 
 
 def _node_name(tensor_name: str) -> str:
-    return tensor_name.split(":", 1)[0]
+    return tensor_name.lstrip("^").split(":", 1)[0]
+
+
+def descendants(graph_def: Any, sources: Iterable[str]) -> dict[str, set[str]]:
+    """For each source node, every node that depends on it (through data or control
+    inputs, loops included)."""
+    consumers: dict[str, list[str]] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            consumers.setdefault(_node_name(name), []).append(node.name)
+    found = {}
+    for source in sources:
+        seen: set[str] = set()
+        stack = [source]
+        while stack:
+            for consumer in consumers.get(stack.pop(), ()):
+                if consumer not in seen:
+                    seen.add(consumer)
+                    stack.append(consumer)
+        found[source] = seen
+    return found
+
+
+def select_update_ops(meta_graph: Any, keep: Callable[[str], bool]) -> None:
+    """Keeps the UPDATE_OPS entries whose node ``keep`` accepts."""
+    key = v1().GraphKeys.UPDATE_OPS
+    if key in meta_graph.collection_def:
+        values = meta_graph.collection_def[key].node_list.value
+        kept = [value for value in values if keep(_node_name(value))]
+        del values[:]
+        values.extend(kept)
 
 
 def _asset_node(nodes: dict[str, Any], tensor_name: str) -> Any:

@@ -56,8 +56,13 @@ class Module:
         self._tags = self._spec.variant(tags).tags
         scope = self._graph.unique_name(name, mark_as_used=False)
         self._name = scope.rsplit("/", 1)[-1]
-        meta_graph = self._spec.meta_graph(self._tags)
-        self._instance = Instance(meta_graph, self._spec.checkpoint_path, trainable, scope)
+        self._instance = Instance(
+            self._spec.meta_graph(self._tags),
+            self._spec.variant(self._tags),
+            self._spec.checkpoint_path,
+            trainable,
+            scope,
+        )
 
     def _check_graph(self, what: str) -> None:
         require_graph_mode(what)

@@ -1,0 +1,54 @@
+"""TF1 Hub modules written by ``tfhub.tf1`` in eager TF2: ``tfhub.load`` (the inference
+variant unless ``tags`` say otherwise), its signatures (dense and sparse inputs, the
+vocabulary asset), and ``KerasLayer(handle, signature=...)`` in Keras 3 and ``tf_keras``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfhub
+from tf1.hub_fixture import WORDS, X, dense_reference, sparse_words, words_reference
+
+
+def test_load_gives_the_inference_variant(hub_module: Path) -> None:
+    loaded = tfhub.load(str(hub_module))
+    assert sorted(loaded.signatures) == ["default", "words"]
+    assert sorted(v.name for v in loaded.variables) == [
+        "bn/moving_mean:0", "dense/bias:0", "dense/kernel:0", "embeddings:0",
+    ]  # fmt: skip
+    outputs = loaded.signatures["default"](x=tf.constant(X))
+    np.testing.assert_allclose(outputs["default"].numpy(), dense_reference(X), rtol=1e-6)
+    words = sparse_words(WORDS)
+    result = loaded.signatures["words"](
+        words_indices=tf.constant(words.indices, tf.int64),
+        words_values=tf.constant(words.values),
+        words_dense_shape=tf.constant(words.dense_shape, tf.int64),
+    )
+    np.testing.assert_allclose(result["default"].numpy(), words_reference(WORDS))
+    assert result["ids"].values.numpy().tolist() == [0, 2, 3, 1, 1, 0]
+
+
+def test_load_with_tags_gives_the_train_variant(hub_module: Path) -> None:
+    loaded = tfhub.load(str(hub_module), tags=["train"])
+    outputs = loaded.signatures["default"](x=tf.constant(X))
+    np.testing.assert_allclose(outputs["hidden"].numpy(), dense_reference(X), rtol=1e-6)
+    assert not np.allclose(outputs["default"].numpy(), dense_reference(X))  # batch mean, dropout
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
+def test_keras_layer_runs_a_signature(hub_module: Path, flavour: str) -> None:
+    if flavour == "keras3":
+        import keras
+
+        from tfhub.tf.keras3_layer import Keras3Layer as Layer
+    else:
+        import tf_keras as keras
+
+        from tfhub.tf.tf_keras_layer import TfKerasLayer as Layer
+    layer = Layer(str(hub_module), signature="default", output_key="default")
+    model = keras.Sequential([keras.Input([3]), layer])
+    np.testing.assert_allclose(model.predict(X, verbose=0), dense_reference(X), rtol=1e-6)
