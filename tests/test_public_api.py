@@ -14,10 +14,14 @@ SRC = Path(tfhub.__file__).parent
 
 EXPORTED = {
     "Cache", "CacheError", "CacheLockTimeoutError", "ConfigError", "CorruptCacheError",
-    "DownloadError", "Handle", "HandleError", "Hub", "HubError", "IntegrityError",
-    "KerasLayer", "MissingDependencyError", "MissingOpError", "ModelFormatError",
-    "ModelNotFoundError", "NotAnArchiveError", "OfflineError", "UnsafeArchiveError",
-    "__version__", "check_reusable_saved_model", "load", "resolve",
+    "DownloadError", "ExportError", "GraphModeError", "Handle", "HandleError", "Hub",
+    "HubError", "ImageModuleInfo", "IntegrityError", "KerasLayer", "MissingDependencyError",
+    "MissingOpError", "ModelFormatError", "ModelNotFoundError", "Module", "ModuleCallError",
+    "ModuleDefinitionError", "ModuleLookupError", "ModuleSpec", "NotAnArchiveError",
+    "OfflineError", "UnsafeArchiveError", "__version__", "add_signature",
+    "attach_image_module_info", "attach_message", "check_reusable_saved_model",
+    "create_module_spec", "eval_function_for_module", "get_expected_image_size",
+    "get_num_image_channels", "keras3", "load", "load_module_spec", "resolve", "tf_keras",
 }  # fmt: skip
 
 

@@ -42,3 +42,10 @@ def test_reusable_saved_model_and_compatibility_mode_examples(tmp_path: Path) ->
     assert _run(load_and_run, tmp_path).count("[") >= 2  # printed an (8, 2) array
     _run(fine_tune, tmp_path)
     assert "encoder_tf1: meets the conventions" in _run(create_in_compat, tmp_path)
+
+
+@pytest.mark.slow
+def test_tf1_hub_format_example(tmp_path: Path) -> None:
+    [example] = _blocks_of("## The TF1 Hub format")
+    out = _run(example, tmp_path)
+    assert out.count("3.") >= 4  # [[3. 3.]] from the session, then from tfhub.load

@@ -30,8 +30,10 @@ import queue
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
+import httpcore
 import httpx
 
 from tfhub.config import Settings
@@ -407,7 +409,7 @@ class _Receiver:
         on in chunks of about 1 MiB, or at once when the reader is waiting for them."""
         pieces: list[bytes] = []
         size = 0
-        body = self._response.iter_raw()
+        body = _raw_body(self._response)
         while True:
             try:
                 piece = next(body, b"")
@@ -432,6 +434,55 @@ class _Receiver:
 
     def _hand_on(self, pieces: list[bytes]) -> None:
         self._put(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+
+
+def _raw_body(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it comes off the wire, read straight from the connection where that is
+    safe: an HTTP/1.x body framed by Content-Length, after the first piece.
+
+    httpx parses the body with h11, which copies every byte four times over; tfhub's
+    archives are large. The first piece empties h11's buffer (for such a body h11 hands on
+    all it holds), so the rest of the body is the next ``Content-Length - len(first)`` bytes
+    of the connection, which is then closed rather than reused. Anything else (chunked
+    transfer, no length, HTTP/2) goes through httpx as usual.
+    """
+    pieces = response.iter_raw()
+    stream: Any = response.extensions.get("network_stream")
+    length = response.headers.get("content-length", "")
+    if (
+        response.http_version not in ("HTTP/1.1", "HTTP/1.0")
+        or "transfer-encoding" in response.headers
+        or not (length.isascii() and length.isdigit())
+        or not callable(getattr(stream, "read", None))
+    ):
+        yield from pieces
+        return
+    first = next(pieces, b"")
+    received, expected = len(first), int(length)
+    if first:
+        yield first
+    timeout = response.request.extensions.get("timeout", {}).get("read")
+    while received < expected:
+        with _httpx_errors():
+            piece = stream.read(min(_CHUNK, expected - received), timeout=timeout)
+        if not piece:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body "
+                f"(received {received} bytes, expected {expected})"
+            )
+        received += len(piece)
+        yield piece
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """httpcore's read errors as the httpx errors they stand for (as httpx maps them)."""
+    try:
+        yield
+    except httpcore.TimeoutException as e:
+        raise httpx.ReadTimeout(str(e)) from e
+    except httpcore.NetworkError as e:
+        raise httpx.ReadError(str(e)) from e
 
 
 def _shutdown(response: httpx.Response) -> None:
