@@ -11,10 +11,6 @@ loaded, here in TF2.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +21,7 @@ import pytest
 import tensorflow as tf
 
 import tfhub
+from support.compat import run_compat_script
 from support.models import BIAS, KERNEL, L2, MOMENTUM, reference_output, save_reusable_model
 
 SCRIPTS = Path(__file__).resolve().parent / "compat_scripts"
@@ -37,18 +34,7 @@ REUSABLE, VOCAB, OUT = "<reusable>", "<vocab>", "<out>"  # paths, filled in by `
 
 def run_script(name: str, *args: Any) -> dict[str, Any]:
     """Runs ``compat_scripts/<name>.py args...`` in a fresh interpreter; its RESULT."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPTS / f"{name}.py"), *map(str, args)],
-        capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False,
-    )  # fmt: skip
-    results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and len(results) == 1, (
-        f"{name} {args} exited with {proc.returncode}:\n{proc.stdout[-2000:]}\n"
-        f"{proc.stderr[-4000:]}"
-    )
-    return json.loads(results[0].removeprefix("RESULT "))
+    return run_compat_script(SCRIPTS, name, *args, timeout=TIMEOUT)
 
 
 def script(name: str, *args: str) -> Callable[[Any], Any]:

@@ -8,10 +8,6 @@ the scripts export is checked here, in TF2.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfhub
+from support.compat import run_compat_script
 from tf1.hub_fixture import (
     BIAS,
     EMBEDDINGS,
@@ -37,18 +34,7 @@ TIMEOUT = 120  # seconds per script; each takes ~10 s, mostly importing TensorFl
 
 def run_script(name: str, *args: Any) -> dict[str, Any]:
     """Runs ``compat_scripts/<name>.py args...`` in a fresh interpreter; its RESULT."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPTS / f"{name}.py"), *map(str, args)],
-        capture_output=True, text=True, timeout=TIMEOUT, env=env, check=False,
-    )  # fmt: skip
-    results = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    assert proc.returncode == 0 and len(results) == 1, (
-        f"{name} {args} exited with {proc.returncode}:\n{proc.stdout[-2000:]}\n"
-        f"{proc.stderr[-4000:]}"
-    )
-    return json.loads(results[0].removeprefix("RESULT "))
+    return run_compat_script(SCRIPTS, name, *args, timeout=TIMEOUT)
 
 
 def _close(actual: Any, expected: Any) -> None:

@@ -51,7 +51,7 @@ from tfhub.errors import UnsafeArchiveError
 
 __all__ = ["Limits", "detect_compression", "extract_archive"]
 
-_IN_FLIGHT = 4
+_IN_FLIGHT = 2
 """Chunks (of up to 1 MiB) that may wait for the writing thread."""
 _INLINE = 256 << 10
 """Chunks smaller than this are written and hashed on the caller's thread."""

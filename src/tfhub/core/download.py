@@ -53,7 +53,8 @@ logger = logging.getLogger("tfhub")
 
 _CHUNK = 1 << 20
 """Bytes the receiving thread gathers before writing, hashing and handing them on."""
-_DEPTH = 4
+_DEPTH = 2
+_READ = 256 << 10
 """Chunks that may wait for the reader (memory stays bounded at about ``_DEPTH`` MiB)."""
 
 
@@ -464,7 +465,7 @@ def _raw_body(response: httpx.Response) -> Iterator[bytes]:
     timeout = response.request.extensions.get("timeout", {}).get("read")
     while received < expected:
         with _httpx_errors():
-            piece = stream.read(min(_CHUNK, expected - received), timeout=timeout)
+            piece = stream.read(min(_READ, expected - received), timeout=timeout)
         if not piece:
             raise httpx.RemoteProtocolError(
                 "peer closed connection without sending complete message body "
