@@ -126,7 +126,7 @@ def test_fine_tuning_the_train_variant(hub_module: Path, graph: tf.Graph) -> Non
         sorted([L2 * float(np.sum(KERNEL**2)), L2 * float(np.sum(EMBEDDINGS**2))]), rel=1e-5
     )
     assert not np.allclose(after["dense/kernel"], KERNEL)
-    assert not np.allclose(after["dense/bias"], BIAS)
+    # The bias is not asserted: with batch-centred outputs its gradient is ~0 (cancels out).
     assert not np.allclose(after["embeddings"], EMBEDDINGS)  # only its L2 term trains it
     expected_mean = (1 - MOMENTUM) * hidden.mean(axis=0)
     np.testing.assert_allclose(after["bn/moving_mean"], expected_mean, rtol=1e-5)
