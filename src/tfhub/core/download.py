@@ -5,11 +5,11 @@ download (network failure, or the process killed) resumes where it stopped: from
 (transparently, with ``Range`` + ``If-Range``) or from the next one (which replays the ``.part``
 file, then continues from the network). The archive is extracted while it downloads.
 
-The body is received on a helper thread (:class:`_Receiver`): it gathers ~1 MiB chunks, writes
-them to the ``.part`` file and hashes them, while the reader decompresses and writes the model
-on the other core (socket reads, file writes and sha256 all release the GIL). At most
-``_DEPTH`` chunks wait between the two, so memory stays flat. Everything else (retries,
-resuming, restarting, checking the digest) happens on the reader's thread, between bodies.
+The body is received on a helper thread (:class:`_Receiver`): it writes each piece to the
+``.part`` file and hashes it, while the reader decompresses and writes the model on the other
+core (socket reads, file writes and sha256 all release the GIL). At most ``_DEPTH`` chunks
+wait between the two, so memory stays flat. Everything else (retries, resuming, restarting,
+checking the digest) happens on the reader's thread, between bodies.
 
 Example (``client`` from :func:`~tfhub.core.http.make_client`)::
 
@@ -28,12 +28,9 @@ import logging
 import os
 import queue
 import re
-import socket
 import threading
-from collections.abc import Iterator
 from typing import IO, Any
 
-import httpcore
 import httpx
 
 from tfhub.config import Settings
@@ -44,18 +41,20 @@ from tfhub.core.http import (
     describe_error,
     describe_status,
     expected_sha256,
+    raw_body,
     send,
+    shutdown,
 )
 from tfhub.core.progress import Progress, start_progress
 from tfhub.errors import DownloadError, IntegrityError
 
 logger = logging.getLogger("tfhub")
 
-_CHUNK = 1 << 20
-"""Bytes the receiving thread gathers before writing, hashing and handing them on."""
-_DEPTH = 2
-_READ = 256 << 10
-"""Chunks that may wait for the reader (memory stays bounded at about ``_DEPTH`` MiB)."""
+_CHUNK = 256 << 10
+"""Largest piece read from the connection; pieces are gathered up to this size while the
+reader is busy. (1 MiB pieces save a little CPU but double the memory in use.)"""
+_DEPTH = 4
+"""Chunks that may wait for the reader: at most ``_DEPTH * _CHUNK`` bytes (1 MiB)."""
 
 
 class RestartNeededError(DownloadError):
@@ -124,6 +123,8 @@ class ArchiveDownload(io.RawIOBase):
         """Up to ``size`` bytes; a whole received chunk is returned without copying it."""
         if size < 0:
             return self.readall()
+        if not size:
+            return b""
         if not self._pending:
             chunk = self._next_chunk()
             if len(chunk) <= size:
@@ -332,7 +333,7 @@ class _Stopped(Exception):
 
 
 class _Receiver:
-    """Receives one response body on a helper thread, in chunks of about 1 MiB.
+    """Receives one response body on a helper thread, in chunks of up to ``_CHUNK`` bytes.
 
     Each chunk is written to the ``.part`` file and hashed before the reader gets it, so when
     the reader has taken the end (or the error that ended the body), the ``.part`` file and
@@ -371,7 +372,7 @@ class _Receiver:
         self._drain()  # unblocks a put
         self._thread.join(0.05)
         if self._thread.is_alive():  # blocked in a read: make the socket return
-            _shutdown(self._response)
+            shutdown(self._response)
             self._drain()
             self._thread.join()
 
@@ -407,10 +408,10 @@ class _Receiver:
 
     def _receive(self) -> None:
         """Writes and hashes each piece as it arrives (a killed run keeps it); hands pieces
-        on in chunks of about 1 MiB, or at once when the reader is waiting for them."""
+        on gathered up to ``_CHUNK`` bytes, or at once when the reader is waiting for them."""
         pieces: list[bytes] = []
         size = 0
-        body = _raw_body(self._response)
+        body = raw_body(self._response, _CHUNK)
         while True:
             try:
                 piece = next(body, b"")
@@ -435,64 +436,6 @@ class _Receiver:
 
     def _hand_on(self, pieces: list[bytes]) -> None:
         self._put(pieces[0] if len(pieces) == 1 else b"".join(pieces))
-
-
-def _raw_body(response: httpx.Response) -> Iterator[bytes]:
-    """The body as it comes off the wire, read straight from the connection where that is
-    safe: an HTTP/1.x body framed by Content-Length, after the first piece.
-
-    httpx parses the body with h11, which copies every byte four times over; tfhub's
-    archives are large. The first piece empties h11's buffer (for such a body h11 hands on
-    all it holds), so the rest of the body is the next ``Content-Length - len(first)`` bytes
-    of the connection, which is then closed rather than reused. Anything else (chunked
-    transfer, no length, HTTP/2) goes through httpx as usual.
-    """
-    pieces = response.iter_raw()
-    stream: Any = response.extensions.get("network_stream")
-    length = response.headers.get("content-length", "")
-    if (
-        response.http_version not in ("HTTP/1.1", "HTTP/1.0")
-        or "transfer-encoding" in response.headers
-        or not (length.isascii() and length.isdigit())
-        or not callable(getattr(stream, "read", None))
-    ):
-        yield from pieces
-        return
-    first = next(pieces, b"")
-    received, expected = len(first), int(length)
-    if first:
-        yield first
-    timeout = response.request.extensions.get("timeout", {}).get("read")
-    while received < expected:
-        with _httpx_errors():
-            piece = stream.read(min(_READ, expected - received), timeout=timeout)
-        if not piece:
-            raise httpx.RemoteProtocolError(
-                "peer closed connection without sending complete message body "
-                f"(received {received} bytes, expected {expected})"
-            )
-        received += len(piece)
-        yield piece
-
-
-@contextlib.contextmanager
-def _httpx_errors() -> Iterator[None]:
-    """httpcore's read errors as the httpx errors they stand for (as httpx maps them)."""
-    try:
-        yield
-    except httpcore.TimeoutException as e:
-        raise httpx.ReadTimeout(str(e)) from e
-    except httpcore.NetworkError as e:
-        raise httpx.ReadError(str(e)) from e
-
-
-def _shutdown(response: httpx.Response) -> None:
-    """Shuts the response's socket down, so that a read blocked in another thread returns."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _range_start(response: httpx.Response) -> int | None:

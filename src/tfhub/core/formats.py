@@ -89,6 +89,33 @@ def detect_format(path: str | os.PathLike[str]) -> ModelFormat:
         ModelFormatError: ``path`` holds no model (the message lists what it does hold).
     """
     root = os.fspath(path)
+    saved_model = _saved_model_pb(root)
+    meta_graphs = read_meta_graphs(saved_model)
+    if not meta_graphs:
+        raise ModelFormatError(f"{saved_model} holds no MetaGraph; the model is damaged.")
+    if os.path.isfile(os.path.join(root, HUB_MODULE_PB)):
+        return ModelFormat(TF1_HUB_MODULE, root, meta_graphs)
+    if any(m.has_object_graph for m in meta_graphs):
+        return ModelFormat(TF2_SAVED_MODEL, root, meta_graphs)
+    return ModelFormat(TF1_SAVED_MODEL, root, meta_graphs)
+
+
+def is_hub_module(path: str | os.PathLike[str]) -> bool:
+    """Whether a local model directory holds a TF1 Hub module, from its file names only
+    (what loading needs to know before TensorFlow reads ``saved_model.pb``; the TF1/TF2
+    SavedModel distinction would take reading it).
+
+    Raises:
+        ModelNotFoundError, ModelFormatError: as :func:`detect_format`, for a missing
+            directory or one without ``saved_model.pb`` (its content is not checked).
+    """
+    root = os.fspath(path)
+    _saved_model_pb(root)
+    return os.path.isfile(os.path.join(root, HUB_MODULE_PB))
+
+
+def _saved_model_pb(root: str) -> str:
+    """The path of ``root``'s ``saved_model.pb``, or the error that says what is missing."""
     if not os.path.isdir(root):
         raise ModelNotFoundError(f"No model at {root}: not a directory.")
     saved_model = os.path.join(root, SAVED_MODEL_PB)
@@ -98,11 +125,4 @@ def detect_format(path: str | os.PathLike[str]) -> ModelFormat:
             f"Not a model: {root} has no {SAVED_MODEL_PB} (found: {', '.join(found) or 'nothing'})."
             f" Expected a TF2 SavedModel or a TF1 Hub module ({HUB_MODULE_PB} + {SAVED_MODEL_PB})."
         )
-    meta_graphs = read_meta_graphs(saved_model)
-    if not meta_graphs:
-        raise ModelFormatError(f"{saved_model} holds no MetaGraph; the model is damaged.")
-    if os.path.isfile(os.path.join(root, HUB_MODULE_PB)):
-        return ModelFormat(TF1_HUB_MODULE, root, meta_graphs)
-    if any(m.has_object_graph for m in meta_graphs):
-        return ModelFormat(TF2_SAVED_MODEL, root, meta_graphs)
-    return ModelFormat(TF1_SAVED_MODEL, root, meta_graphs)
+    return saved_model

@@ -1,4 +1,5 @@
-"""HTTP for tfhub: the client (timeouts, proxies, token rule), retries with backoff, digests.
+"""HTTP for tfhub: the client (timeouts, proxies, token rule), retries with backoff, digests,
+and reading a large body without httpx's per-byte overhead (:func:`raw_body`).
 
 The resumable, verified archive stream lives in :mod:`tfhub.core.download`.
 
@@ -12,16 +13,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import logging
 import os
 import random
 import re
+import socket
 import ssl
 import time
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
+import httpcore
 import httpx
 
 from tfhub._version import __version__
@@ -259,6 +264,65 @@ def send(
         return response
 
 
+def raw_body(response: httpx.Response, read_size: int) -> Iterator[bytes]:
+    """The body as it comes off the wire, read straight from the connection where that is
+    safe: an HTTP/1.x body framed by Content-Length, after the first piece.
+
+    httpx parses the body with h11, which copies every byte four times over; tfhub's
+    archives are large. The first piece empties h11's buffer (for such a body h11 hands on
+    all it holds), so the rest of the body is the next ``Content-Length - len(first)`` bytes
+    of the connection, which is then closed rather than reused. Anything else (chunked
+    transfer, no length, HTTP/2) goes through httpx as usual. Pieces are at most
+    ``read_size`` bytes; failures are httpx's exceptions, as from ``iter_raw``.
+    """
+    pieces = response.iter_raw()
+    stream: Any = response.extensions.get("network_stream")
+    length = response.headers.get("content-length", "")
+    if (
+        response.http_version not in ("HTTP/1.1", "HTTP/1.0")
+        or "transfer-encoding" in response.headers
+        or not (length.isascii() and length.isdigit())
+        or not callable(getattr(stream, "read", None))
+    ):
+        yield from pieces
+        return
+    first = next(pieces, b"")
+    received, expected = len(first), int(length)
+    if first:
+        yield first
+    timeout = response.request.extensions.get("timeout", {}).get("read")
+    while received < expected:
+        with _httpx_errors():
+            piece = stream.read(min(read_size, expected - received), timeout=timeout)
+        if not piece:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body "
+                f"(received {received} bytes, expected {expected})"
+            )
+        received += len(piece)
+        yield piece
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """httpcore's read errors as the httpx errors they stand for (as httpx maps them)."""
+    try:
+        yield
+    except httpcore.TimeoutException as e:
+        raise httpx.ReadTimeout(str(e)) from e
+    except httpcore.NetworkError as e:
+        raise httpx.ReadError(str(e)) from e
+
+
+def shutdown(response: httpx.Response) -> None:
+    """Shuts the response's socket down, so that a read blocked in another thread returns."""
+    extra_info = getattr(response.extensions.get("network_stream"), "get_extra_info", None)
+    sock = extra_info("socket") if callable(extra_info) else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 def _location(response: httpx.Response) -> str | None:
     location = str(response.headers.get("location", ""))
     if not location:
@@ -303,6 +367,8 @@ __all__ = [
     "expected_sha256",
     "find_redirect",
     "make_client",
+    "raw_body",
     "redact_url",
     "send",
+    "shutdown",
 ]
