@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_keras_layer.py [--quick] [--rounds N]
 
-One process. A reusable TF2 SavedModel (an MLP 256-1024-1024-256 with ``training`` and
+One process. A reusable TF2 SavedModel (an MLP 128-256-256-128 with ``training`` and
 ``regularization_losses``) is built once under ``.bench-data/models/keras_mlp_*``. Then:
 
 1. **forward** (eager, batch 32): calling the loaded object directly vs through
@@ -21,10 +21,11 @@ One process. A reusable TF2 SavedModel (an MLP 256-1024-1024-256 with ``training
 3. **load**: ``tfhub.load(path)`` vs ``tf.saved_model.load(path)`` of the same local model.
    Goal: <= 1.05x.
 
-Rounds alternate the order of the contenders; medians over rounds are reported. Before each
-round the benchmark waits (up to 90 s) for other processes to leave the cores idle
-(``--no-wait-quiet`` to skip) and prints the busiest it saw: other test suites on the machine
-skew wall-clock timings.
+Other test suites on the machine skew wall-clock timings, so: before each round the benchmark
+waits (up to 90 s) for the cores to be idle (``--no-wait-quiet`` to skip) and prints the
+busiest it saw; within a round the contenders take turns in short chunks of calls (rotating
+order), so that load arriving mid-round hits them alike; the garbage collector is off while
+timing (as in ``timeit``). Medians over rounds are reported; compare ratios from one run.
 """
 
 from __future__ import annotations
@@ -97,30 +98,46 @@ def build_model(path: Path) -> Path:
     return path
 
 
-def per_call(fn: Callable[[], Any], calls: int) -> float:
-    """Seconds per call of ``fn`` over ``calls`` calls (after 5 warm-up calls)."""
-    for _ in range(5):
-        fn()
-    gc.collect()
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
-
-
 WAIT_QUIET = True
 BUSY_SEEN: list[float] = []
 
 
-def race(contenders: dict[str, Callable[[], Any]], rounds: int, calls: int) -> dict[str, float]:
-    """Median seconds per call of each contender, rounds in rotating order."""
+def race(
+    contenders: dict[str, Callable[[], Any]], rounds: int, calls: int, chunk: int = 1
+) -> dict[str, float]:
+    """Median over ``rounds`` of each contender's seconds per call.
+
+    In a round every contender makes ``calls`` calls (after 5 warm-up calls), in chunks of
+    ``chunk`` consecutive calls that take turns (the order rotates from chunk to chunk), so
+    that a burst of load from other processes falls on all contenders alike rather than on
+    whichever one was running. The garbage collector is off while timing, as in ``timeit``:
+    a full collection (tens of ms with TensorFlow loaded) would otherwise land on one
+    contender's calls; it runs between rounds.
+    """
     times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(rounds):
         if WAIT_QUIET:
             BUSY_SEEN.append(wait_quiet())
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            times[name].append(per_call(contenders[name], calls))
+        for fn in contenders.values():
+            for _ in range(5):
+                fn()
+        spent = dict.fromkeys(names, 0.0)
+        gc.collect()
+        gc.disable()
+        try:
+            for c in range(max(1, calls // chunk)):
+                k = (r + c) % len(names)
+                for name in names[k:] + names[:k]:
+                    fn = contenders[name]
+                    start = time.perf_counter()
+                    for _ in range(chunk):
+                        fn()
+                    spent[name] += time.perf_counter() - start
+        finally:
+            gc.enable()
+        for name in names:
+            times[name].append(spent[name] / (max(1, calls // chunk) * chunk))
     return {name: median(values) for name, values in times.items()}
 
 
@@ -144,8 +161,8 @@ def forward_bench(path: Path, hub: Any, rounds: int, calls: int) -> dict[str, fl
         "tensorflow_hub": lambda: ref(x),
     }
     graph = {name: tf.function(fn) for name, fn in eager.items()}
-    results = {f"eager_{k}": v for k, v in race(eager, rounds, calls).items()}
-    results.update({f"graph_{k}": v for k, v in race(graph, rounds, calls).items()})
+    results = {f"eager_{k}": v for k, v in race(eager, rounds, calls, chunk=10).items()}
+    results.update({f"graph_{k}": v for k, v in race(graph, rounds, calls, chunk=10).items()})
     return results
 
 
@@ -185,11 +202,11 @@ def fit_bench(path: Path, hub: Any, rounds: int, calls: int) -> dict[str, float]
         ),
         "tf_keras_tensorflow_hub": _mlp_head(tf_keras, [hub.KerasLayer(str(path), trainable=True)]),
     }
-    print("jit_compile as compiled (default): " + ", ".join(
+    print("jit_compile as compiled (default; tf_keras None = off): " + ", ".join(
         f"{name} {_jit_compile(m)}" for name, m in models.items()
     ))  # fmt: skip
     steps = {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()}
-    return race(steps, rounds, calls)
+    return race(steps, rounds, calls, chunk=5)
 
 
 def _jit_compile(model: Any) -> Any:

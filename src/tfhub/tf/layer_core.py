@@ -82,6 +82,7 @@ class HubCallable:
         self._apply_format_defaults()
         self.func = self._pick_function()
         self.accepts_training = _accepts_training(self.func)
+        self.only_runs_graphs = _only_runs_graphs(self.func)
         self._check_output_key()
 
     def _apply_format_defaults(self) -> None:
@@ -183,6 +184,13 @@ class HubCallable:
     def call(self, inputs: Any, training: Any) -> Any:
         """Calls the model; ``training`` is a bool or bool tensor (already combined with
         the layer's trainability), passed only if the model's ``__call__`` accepts it."""
+        if not self.arguments and not (self.signature and isinstance(inputs, dict)):
+            # The common case, without building argument lists (this runs on every eager
+            # call of the layer).
+            if not self.accepts_training:
+                return self.select_output(self.func(inputs))
+            if training is True or training is False:
+                return self.select_output(self.func(inputs, training=training))
         args: list[Any] = []
         kwargs = dict(self.arguments)
         if self.signature and isinstance(inputs, dict):
@@ -222,6 +230,11 @@ def cast_floats(inputs: Any, dtype: Any) -> Any:
     float32 when a mixed-precision model feeds float16); other tensors are left alone."""
     if dtype is None:
         return inputs
+    if isinstance(inputs, tf.Tensor):  # one tensor (the common case): no nest to map
+        x_dtype = inputs.dtype
+        if x_dtype is dtype or x_dtype == dtype or not x_dtype.is_floating:
+            return inputs
+        return tf.cast(inputs, dtype)
 
     def cast(x: Any) -> Any:
         x_dtype = getattr(x, "dtype", None)
@@ -278,6 +291,24 @@ def weight_names(variables: list[Any]) -> list[str]:
 
 def _flat_specs(signature: Any) -> list[Any]:
     return [s for s in tf.nest.flatten(signature) if isinstance(s, tf.TensorSpec)]
+
+
+def _only_runs_graphs(func: Any) -> bool:
+    """Whether calling ``func`` only runs traced graphs (a loaded object's ``__call__``, a
+    signature, a concrete function): no Python code of the user's that could create variables
+    or call Keras layers, so nothing that depends on the Keras call context or name scope."""
+    try:
+        from tensorflow.python.saved_model.function_deserialization import RestoredFunction
+        from tensorflow.python.saved_model.load import _call_attribute
+    except ImportError:  # pragma: no cover - TF moved them: assume Python code may run
+        return False
+    if isinstance(func, RestoredFunction | tf.types.experimental.ConcreteFunction):
+        return True
+    # A loaded object: its class's __call__ forwards to the restored function it holds.
+    held = vars(func).get("__call__") if hasattr(func, "__dict__") else None
+    return vars(type(func)).get("__call__") is _call_attribute and isinstance(
+        held, RestoredFunction
+    )
 
 
 def _accepts_training(func: Any) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tfhub.core.formats import TF1_HUB_MODULE, detect_format
+from tfhub.core.formats import TF1_HUB_MODULE, detect_format, is_hub_module
 from tfhub.errors import ModelFormatError
 from tfhub.hub import resolve
 from tfhub.tf._import import tensorflow
@@ -13,13 +13,22 @@ from tfhub.tf.ops import missing_op_error
 
 
 def _kind(path: str) -> str | None:
-    """The model format of ``path`` (None for remote storage read in place)."""
+    """``TF1_HUB_MODULE`` for a TF1 Hub module, else None (a SavedModel, TF1 or TF2: loading
+    treats both alike), from file names only: TensorFlow reads ``saved_model.pb`` anyway,
+    and a damaged one is explained when loading fails (:func:`_check_files`)."""
     if "://" in path:
         tf = tensorflow()
         if not tf.io.gfile.exists(tf.io.gfile.join(path, "saved_model.pb")):
             raise ModelFormatError(f"Not a model: {path} has no saved_model.pb.")
         return TF1_HUB_MODULE if tf.io.gfile.exists(path + "/tfhub_module.pb") else None
-    return detect_format(path).kind
+    return TF1_HUB_MODULE if is_hub_module(path) else None
+
+
+def _check_files(path: str) -> None:
+    """After TensorFlow failed to load ``path``: raises the :class:`ModelFormatError` that
+    says what is wrong with its files (damaged ``saved_model.pb``, no MetaGraph), if any."""
+    if "://" not in path:
+        detect_format(path)
 
 
 def load(
@@ -73,20 +82,26 @@ def load(
     tables_before = _graph_table_initializer_count(tf)
     try:
         loaded = tf.compat.v2.saved_model.load(path, tags=tags, options=options)
-    except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
-        error = missing_op_error(str(e), label)
+    except Exception as e:
+        _check_files(path)  # raises the format error for damaged files
+        error = _explain(tf, e, label)
         if error is not None:
             raise error from e
-        raise
-    except (ValueError, RuntimeError) as e:
-        if "MetaGraphDef" in str(e) and "tags" in str(e):
-            raise ModelFormatError(f"{label}: {e}") from e
         raise
     if kind == TF1_HUB_MODULE:
         _mark_hub_module(loaded)
     if tables_before is not None:
         _remember_table_initializers(loaded, tf, tables_before)
     return loaded
+
+
+def _explain(tf: Any, e: Exception, label: str) -> Exception | None:
+    """A clearer error for TensorFlow's ``e`` (missing op, no MetaGraph with the tags)."""
+    if isinstance(e, tf.errors.NotFoundError | tf.errors.InvalidArgumentError):
+        return missing_op_error(str(e), label)
+    if isinstance(e, ValueError | RuntimeError) and "MetaGraphDef" in str(e) and "tags" in str(e):
+        return ModelFormatError(f"{label}: {e}")
+    return None
 
 
 def _graph_table_initializer_count(tf: Any) -> int | None:
