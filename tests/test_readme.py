@@ -49,3 +49,7 @@ def test_tf1_hub_format_example(tmp_path: Path) -> None:
     [example] = _blocks_of("## The TF1 Hub format")
     out = _run(example, tmp_path)
     assert out.count("3.") >= 4  # [[3. 3.]] from the session, then from tfhub.load
+    [fine_tune] = _blocks_of("### Fine-tuning a TF1 Hub module in TF2")
+    _run(fine_tune, tmp_path)
+    assert (tmp_path / "tf1_module_tuned" / "tfhub_module.pb").is_file()
+    assert (tmp_path / "tuned.keras").is_file()

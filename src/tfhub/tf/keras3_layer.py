@@ -135,7 +135,8 @@ class Keras3Layer(keras.layers.Layer):
         self._handle = handle
         self._tags = sorted(tags) if tags is not None else None
         self._hub = HubCallable(
-            handle, tags=tags, load_options=load_options, signature=signature,
+            handle, trainable=trainable, tags=tags, load_options=load_options,
+            signature=signature,
             signature_outputs_as_dict=signature_outputs_as_dict, output_key=output_key,
             arguments=arguments,
         )  # fmt: skip

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -54,6 +55,7 @@ class HubCallable:
         self,
         handle: Any,
         *,
+        trainable: bool = False,
         tags: Any = None,
         load_options: Any = None,
         signature: str | None = None,
@@ -62,7 +64,9 @@ class HubCallable:
         arguments: dict[str, Any] | None = None,
     ) -> None:
         if _is_handle(handle):
-            self.obj = load(handle, tags=tags, options=load_options)
+            # Trainable, a TF1 Hub module loads as a tfhub.tf1.reusable.ReusableHubModule:
+            # its `train` variant runs when training, over the same variables.
+            self.obj = load(handle, tags=tags, options=load_options, trainable=trainable)
             self.label = os.fspath(handle)
         elif callable(handle):
             if tags is not None or load_options is not None:
@@ -75,6 +79,7 @@ class HubCallable:
                 f"handle must be a path, URL or loaded model, got {type(handle).__name__}."
             )
         self.is_hub_module_v1 = bool(getattr(self.obj, "_is_hub_module_v1", False))
+        self.is_reusable_tf1 = bool(getattr(self.obj, "_is_reusable_hub_module", False))
         self.signature = signature
         self.output_key = output_key
         self.signature_outputs_as_dict = signature_outputs_as_dict
@@ -86,7 +91,7 @@ class HubCallable:
         self._check_output_key()
 
     def _apply_format_defaults(self) -> None:
-        if self.is_hub_module_v1:
+        if self.is_hub_module_v1 or self.is_reusable_tf1:
             self.signature = self.signature or "default"
             if not self.signature_outputs_as_dict:
                 self.output_key = self.output_key or "default"
@@ -106,6 +111,8 @@ class HubCallable:
         return sorted(signatures.keys()) if signatures is not None else []
 
     def _pick_function(self) -> Any:
+        if self.is_reusable_tf1:  # its __call__ takes the signature and training=
+            return functools.partial(self.obj, signature=self.signature, as_dict=True)
         if callable(self.obj) and not self.signature:
             return self.obj
         available = ", ".join(self.signature_names()) or "none"
@@ -145,7 +152,7 @@ class HubCallable:
 
     def check_trainable(self) -> None:
         """Raises for fine-tuning set-ups that cannot work."""
-        if self.signature and not self.is_hub_module_v1:
+        if self.signature and not (self.is_hub_module_v1 or self.is_reusable_tf1):
             raise LayerConfigError(
                 f"trainable=True is unsupported when calling signature {self.signature!r}: "
                 "signatures have no training mode, update ops or regularization losses. "

@@ -32,7 +32,11 @@ def _check_files(path: str) -> None:
 
 
 def load(
-    handle: str | os.PathLike[str], tags: list[str] | set[str] | None = None, options: Any = None
+    handle: str | os.PathLike[str],
+    tags: list[str] | set[str] | None = None,
+    options: Any = None,
+    *,
+    trainable: bool = False,
 ) -> Any:
     """Resolves ``handle`` and loads the model it names.
 
@@ -60,6 +64,11 @@ def load(
         handle: anything :func:`tfhub.resolve` accepts.
         tags: the MetaGraph tag set to load (TF1 formats with several variants).
         options: a ``tf.saved_model.LoadOptions``.
+        trainable: for a TF1 Hub module in eager TF2, load it for fine-tuning as a
+            :class:`tfhub.tf1.reusable.ReusableHubModule`: ``obj(x, training=True)`` runs
+            the graph variant ``tags`` (default: ``{"train"}`` if the module has it), other
+            calls the inference variant, both over one set of variables, with the variant's
+            update ops and ``regularization_losses``. Other formats load as usual.
 
     Returns:
         The loaded object, as ``tf.saved_model.load`` returns it.
@@ -75,6 +84,10 @@ def load(
     """
     path = resolve(handle)
     kind = _kind(path)
+    if trainable and kind == TF1_HUB_MODULE and tensorflow().executing_eagerly():
+        from tfhub.tf1.reusable import load_reusable
+
+        return load_reusable(path, train_tags=tags)
     if tags is None and kind == TF1_HUB_MODULE:
         tags = []
     tf = tensorflow()
@@ -90,6 +103,7 @@ def load(
         raise
     if kind == TF1_HUB_MODULE:
         _mark_hub_module(loaded)
+        _set_trainable_variables(loaded, path, tags)
     if tables_before is not None:
         _remember_table_initializers(loaded, tf, tables_before)
     return loaded
@@ -125,5 +139,19 @@ def _mark_hub_module(loaded: Any) -> None:
     """Flags a TF1 Hub module so KerasLayer applies the format's defaults (``default``)."""
     try:
         loaded._is_hub_module_v1 = True
+    except AttributeError:  # pragma: no cover - loaded objects accept attributes
+        pass
+
+
+def _set_trainable_variables(loaded: Any, path: str, tags: Any) -> None:
+    """Gives a loaded TF1 Hub module the ``trainable_variables`` its graph variant lists
+    (``tf.saved_model.load`` gives a TF1 SavedModel none)."""
+    from tfhub.tf1.spec import load_module_spec
+
+    names = set(load_module_spec(path).variant(tags).trainable_variables)
+    try:
+        loaded.trainable_variables = [
+            v for v in loaded.variables if v.name.split(":", 1)[0] in names
+        ]
     except AttributeError:  # pragma: no cover - loaded objects accept attributes
         pass
