@@ -1,7 +1,8 @@
-"""Interop with the original ``tensorflow_hub`` 0.16.1 (the optional ``reference`` extra;
-skipped without it): TF1 Hub modules exported by tfhub load in its ``hub.load`` and its
-``hub.KerasLayer(signature=..., output_key=...)`` (tf_keras) and give the outputs tfhub gives,
-also after fine-tuning in TF2 and exporting the trained weights."""
+"""Interop with the original ``tensorflow_hub`` 0.16.1 (the optional ``reference`` extra,
+which the test set-up always installs; without it these tests fail rather than skip): TF1 Hub
+modules exported by tfhub load in its ``hub.load`` and its ``hub.KerasLayer(signature=...,
+output_key=...)`` (tf_keras) and give the outputs tfhub gives, also after fine-tuning in TF2
+and exporting the trained weights."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tf1.hub_fixture import WORDS, X, dense_reference, sparse_words, words_refer
 def original() -> ModuleType:
     with warnings.catch_warnings():  # its import of pkg_resources warns
         warnings.simplefilter("ignore")
-        hub = pytest.importorskip("tensorflow_hub")
+        import tensorflow_hub as hub
     assert hub.__version__ == "0.16.1"
     return hub
 
