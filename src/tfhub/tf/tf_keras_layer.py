@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -23,6 +24,17 @@ from tfhub.tf.layer_core import (
     to_shapes,
     weight_names,
 )
+
+
+def _not_converted(method: Any) -> Any:
+    """``tf.autograph.experimental.do_not_convert(method)`` that still shows ``method``'s
+    signature to tf_keras. tf_keras reads ``call``'s arguments with ``getfullargspec``, which
+    does not follow ``__wrapped__``: it would see ``(*args, **kwargs)``, then pass ``mask=``
+    (a TypeError in ``call``) for masked inputs, miss a positional ``training`` (and pass it
+    again), and look for input masks on every call."""
+    wrapper = tf.autograph.experimental.do_not_convert(method)
+    wrapper.__signature__ = inspect.signature(method)
+    return wrapper
 
 
 @tf_keras.utils.register_keras_serializable(package="tfhub", name="KerasLayer")
@@ -87,7 +99,7 @@ class TfKerasLayer(tf_keras.layers.Layer):
         """The loaded model object."""
         return self._hub.obj
 
-    @tf.autograph.experimental.do_not_convert  # plain Python; keeps tfhub's error types
+    @_not_converted  # plain Python; keeps tfhub's error types
     def call(self, inputs: Any, training: Any = None) -> Any:
         if self.trainable:
             self._hub.check_trainable()
