@@ -20,7 +20,7 @@ from tfhub.tf.layer_core import (
     LayerConfigError,
     apply_output_shape,
     cast_floats,
-    from_shapes,
+    layer_config,
     to_shapes,
     weight_names,
 )
@@ -286,29 +286,10 @@ class Keras3Layer(keras.layers.Layer):
         return tf.nest.map_structure(lambda s: (batch, *s.as_list()), self._output_shape)
 
     def get_config(self) -> dict[str, Any]:
-        if not isinstance(self._handle, str):
-            import os
-
-            if not isinstance(self._handle, os.PathLike):
-                raise NotImplementedError(
-                    "Only a KerasLayer built from a string handle can be serialized; "
-                    f"got a {type(self._handle).__name__}."
-                )
-        config: dict[str, Any] = {**super().get_config(), "handle": str(self._handle)}
-        for key, value in (
-            ("arguments", self._hub.arguments or None),
-            ("signature", self._hub.signature),
-            ("output_key", self._hub.output_key),
-            ("signature_outputs_as_dict", self._hub.signature_outputs_as_dict),
-            ("tags", self._tags),
-            (
-                "output_shape",
-                from_shapes(self._output_shape) if self._output_shape is not None else None,
-            ),
-        ):
-            if value is not None:
-                config[key] = value
-        return config
+        return {
+            **super().get_config(),
+            **layer_config(self._handle, self._hub, self._tags, self._output_shape),
+        }
 
     @classmethod
     def from_config(

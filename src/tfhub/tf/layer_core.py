@@ -338,3 +338,22 @@ def _accepts_training(func: Any) -> bool:
         ):
             return True
     return False
+
+
+def layer_config(handle: Any, hub: HubCallable, tags: Any, output_shape: Any) -> dict[str, Any]:
+    """The ``KerasLayer`` config entries both Kerases save (``None`` values left out)."""
+    if not isinstance(handle, str | os.PathLike):
+        raise NotImplementedError(
+            "Only a KerasLayer built from a string handle can be serialized; "
+            f"got a {type(handle).__name__}."
+        )
+    entries = {
+        "handle": str(handle),
+        "arguments": hub.arguments or None,
+        "signature": hub.signature,
+        "output_key": hub.output_key,
+        "signature_outputs_as_dict": hub.signature_outputs_as_dict,
+        "tags": tags,
+        "output_shape": from_shapes(output_shape) if output_shape is not None else None,
+    }
+    return {k: v for k, v in entries.items() if v is not None}

@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import inspect
-import os
 from typing import Any
 
 import tensorflow as tf
@@ -20,7 +19,7 @@ from tfhub.tf.layer_core import (
     LayerConfigError,
     apply_output_shape,
     cast_floats,
-    from_shapes,
+    layer_config,
     to_shapes,
     weight_names,
 )
@@ -126,29 +125,10 @@ class TfKerasLayer(tf_keras.layers.Layer):
         )
 
     def get_config(self) -> dict[str, Any]:
-        if not isinstance(self._handle, str | os.PathLike):
-            raise NotImplementedError(
-                "Only a KerasLayer built from a string handle can be serialized; "
-                f"got a {type(self._handle).__name__}."
-            )
-        config: dict[str, Any] = {**super().get_config(), "handle": str(self._handle)}
-        hub = self._hub
-        for key, value in (
-            ("arguments", hub.arguments or None),
-            ("signature", hub.signature),
-            ("output_key", hub.output_key),
-            ("signature_outputs_as_dict", hub.signature_outputs_as_dict),
-            ("tags", self._tags),
-            (
-                "output_shape",
-                from_shapes(self._output_shape_nest)
-                if self._output_shape_nest is not None
-                else None,
-            ),
-        ):
-            if value is not None:
-                config[key] = value
-        return config
+        return {
+            **super().get_config(),
+            **layer_config(self._handle, self._hub, self._tags, self._output_shape_nest),
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TfKerasLayer:
