@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-NAMES = ["resolve_cached", "cold_download", "memory"]
+NAMES = ["resolve_cached", "cold_download", "memory", "keras_layer", "tf1_module"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, str(BENCH / f"bench_{name}.py")]
             if args.quick:
                 cmd.append("--quick")
-            if args.profile and name != "memory":
+            if args.profile and name in ("resolve_cached", "cold_download"):
                 cmd.append("--profile")
             print(f"\n===== {' '.join(cmd)} =====", flush=True)
             if subprocess.run(cmd, env=env, check=False).returncode != 0:

@@ -28,4 +28,4 @@ else
   uv=.tools/bin/uv
 fi
 
-"$uv" sync --locked --all-extras --python "$python" --quiet
+"$uv" sync --locked --all-extras --compile-bytecode --python "$python" --quiet

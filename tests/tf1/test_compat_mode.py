@@ -52,6 +52,8 @@ def test_load_and_inference_in_compat_mode(hub_module: Path) -> None:
     _close(result["other"], dense_reference(X))  # the second instance kept its own bias
     _close(result["hidden"], moved)
     _close(result["words"], words_reference(WORDS))
+    _close(result["in_cond"], moved)
+    _close(result["in_loop"], 2 * dense_reference(X))
     _close(result["evaluated"], dense_reference(X))
     collections = result["collections"]
     assert collections["trainable_variables"] == []

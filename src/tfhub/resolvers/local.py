@@ -9,7 +9,6 @@ from typing import IO
 from tfhub.core.handle import Handle
 from tfhub.errors import HandleError, ModelNotFoundError
 from tfhub.resolvers.base import Context
-from tfhub.resolvers.install import install_archive
 
 
 class LocalResolver:
@@ -25,6 +24,8 @@ class LocalResolver:
                     f"{path} is a file, not a model directory. Pass the directory that holds "
                     "saved_model.pb (or tfhub_module.pb), or a .tar.gz/.tar/.tar.zst archive."
                 )
+            from tfhub.resolvers.install import install_archive  # not needed for directories
+
             st = os.stat(path)
             # The key changes when the archive file does, so an edited archive reinstalls.
             keyed = Handle("file", f"{path}#{st.st_size}-{st.st_mtime_ns}", handle.original)

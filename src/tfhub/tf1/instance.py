@@ -147,13 +147,15 @@ class Instance:
         """Imports the computation of ``signature`` under a fresh scope based on ``name``."""
         graph = v1().get_default_graph()
         scope = graph.unique_name(name, mark_as_used=False)
-        feeds = dict(self._state)
+        feeds = {k: _in_graph(graph, t) for k, t in self._state.items()}
         for key, info in signature.inputs.items():
-            feeds.update(input_feeds(info, inputs[key]))
+            feeds.update(
+                {k: _in_graph(graph, t) for k, t in input_feeds(info, inputs[key]).items()}
+            )
         fed = {
             name.split(":", 1)[0] for info in signature.inputs.values() for name in info.components
         }
-        meta_graph = self._apply_meta_graph(feeds, fed)
+        meta_graph = self._apply_meta_graph(feeds, fed, _in_control_flow(graph))
         used = consumed_tensors(meta_graph.graph_def)
         present = {node.name for node in meta_graph.graph_def.node}
         input_map = {k: v for k, v in feeds.items() if k in used or k.split(":")[0] in present}
@@ -176,9 +178,11 @@ class Instance:
             op in self._reach[n] for n in unfed
         )
 
-    def _apply_meta_graph(self, feeds: dict[str, Any], fed: set[str]) -> Any:
+    def _apply_meta_graph(self, feeds: dict[str, Any], fed: set[str], nested: bool) -> Any:
         keys = v1().GraphKeys
-        keep = [keys.ASSET_FILEPATHS, keys.COND_CONTEXT, keys.WHILE_CONTEXT]
+        keep = [keys.COND_CONTEXT, keys.WHILE_CONTEXT]
+        if not nested:  # tensors inside a cond / loop body cannot be fetched from outside
+            keep.append(keys.ASSET_FILEPATHS)
         if self._trainable:
             keep.append(keys.UPDATE_OPS)
         meta_graph = _copy(self._meta_graph)
@@ -193,6 +197,21 @@ class Instance:
         }
         remove_nodes(meta_graph.graph_def, removed)
         return meta_graph
+
+
+def _in_control_flow(graph: Any) -> bool:
+    """Whether ops added to ``graph`` now land in a tf.cond / tf.while_loop body."""
+    if getattr(graph, "outer_graph", None) is not None:
+        return True  # TF2 control flow: the body is a function graph
+    return graph._get_control_flow_context() is not None  # TF1 control flow
+
+
+def _in_graph(graph: Any, tensor: Any) -> Any:
+    """``tensor`` as seen from ``graph``: captured when ``graph`` is a control-flow body
+    (a ``FuncGraph`` inside the module's graph), as is."""
+    if tensor.graph is graph or not hasattr(graph, "capture"):
+        return tensor
+    return graph.capture(tensor)
 
 
 def _variable_map(created: list[tuple[Any, Any]]) -> dict[str, Any]:

@@ -51,6 +51,12 @@ class Module:
     ) -> None:
         require_graph_mode("tfhub.Module")
         self._graph = v1().get_default_graph()
+        if getattr(self._graph, "outer_graph", None) is not None:
+            raise GraphModeError(
+                "tfhub.Module cannot be created inside a tf.function, tf.cond or tf.while_loop "
+                "body (its variables must live in the outer graph). Create it outside and call "
+                "it inside."
+            )
         self._spec = as_module_spec(spec)
         self._trainable = trainable
         self._tags = self._spec.variant(tags).tags
@@ -66,7 +72,10 @@ class Module:
 
     def _check_graph(self, what: str) -> None:
         require_graph_mode(what)
-        if v1().get_default_graph() is not self._graph:
+        graph = v1().get_default_graph()
+        while graph is not self._graph and getattr(graph, "outer_graph", None) is not None:
+            graph = graph.outer_graph  # a tf.cond / tf.while_loop body (TF2 control flow)
+        if graph is not self._graph:
             raise GraphModeError(
                 f"{what}: the module was created in another graph; create a Module in each "
                 "graph that uses it."

@@ -34,12 +34,19 @@ from tfhub.errors import ModelFormatError, ModuleCallError
 from tfhub.tf1._tf import proto
 from tfhub.tf1.export import save_checkpoint, slice_spec, write_module
 from tfhub.tf1.meta_graph import descendants, prefix_shared_names
+from tfhub.tf1.ref_variables import rewrite_reference_variables
 from tfhub.tf1.spec import ModuleSpec, as_module_spec
 from tfhub.tf1.tensor_info import build_output, input_feeds, named_inputs, type_spec_of
 
 TRAIN_TAGS = frozenset({"train"})
 _PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
 _RESOURCE_VARIABLE_OPS = ("VarHandleOp",)
+_TABLE_OPS = (
+    "HashTableV2",
+    "MutableHashTableV2",
+    "MutableHashTableOfTensorsV2",
+    "MutableDenseHashTableV2",
+)
 _counter = itertools.count()
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -75,21 +82,29 @@ class _VariantGraph:
         self.variant = variant
         graph_def = type(meta_graph.graph_def)()
         graph_def.CopyFrom(meta_graph.graph_def)
+        _name_tables(graph_def)
         prefix_shared_names(graph_def, scope)  # tables: one resource per object and variant
+        definitions = _variable_defs(meta_graph, tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+        rewritten = rewrite_reference_variables(
+            graph_def, [_node(d.variable_name) for d in definitions]
+        )
         nodes = {node.name: node for node in graph_def.node}
         handles: dict[str, tf.Variable] = {}
-        for definition in _variable_defs(meta_graph, tf.compat.v1.GraphKeys.GLOBAL_VARIABLES):
+        for definition in definitions:
             node = nodes.get(_node(definition.variable_name))
-            if node is None or node.op not in _RESOURCE_VARIABLE_OPS:
+            if node is None or (
+                node.op not in _RESOURCE_VARIABLE_OPS and node.name not in rewritten
+            ):
                 raise ModelFormatError(
                     f"Variable {definition.variable_name!r} of graph variant "
-                    f"{sorted(variant.tags)} is a reference variable "
-                    f"({node.op if node else 'missing'}); fine-tuning in TF2 needs resource "
-                    "variables (modules written with TF >= 2 or use_resource=True)."
+                    f"{sorted(variant.tags)} is not a variable node of the graph "
+                    f"({node.op if node else 'missing'}); the module is damaged."
                 )
             handles[f"{node.name}:0"] = variables[_variable_key(definition)]
         self._meta_graph = meta_graph
-        self._placeholders = {n.name for n in graph_def.node if n.op in _PLACEHOLDERS}
+        self._placeholders = {
+            n.name for n in graph_def.node if n.op in _PLACEHOLDERS and n.name not in rewritten
+        }
         self._graph_def = graph_def
         self._handles = handles
 
@@ -158,6 +173,18 @@ class _VariantGraph:
             flat.extend(input_feeds(signature.inputs[name], inputs[name]).values())
         outputs, _ = self.function(signature, with_updates)(*flat)
         return outputs
+
+
+def _name_tables(graph_def: Any) -> None:
+    """Gives every lookup table a ``shared_name`` (its node name if it has none) and turns on
+    ``use_node_name_sharing``: the functions pruned from the graph (the table initializer,
+    each signature) then reach one table, and ``tf.saved_model.load`` keeps them sharing it
+    (it gives ``HashTableV2`` nodes without that flag a unique name per function)."""
+    for node in graph_def.node:
+        if node.op in _TABLE_OPS:
+            if not node.attr["shared_name"].s:
+                node.attr["shared_name"].s = node.name.encode("utf-8")
+            node.attr["use_node_name_sharing"].b = True
 
 
 def _variable_key(definition: Any) -> str:
@@ -362,7 +389,8 @@ def load_reusable(
         name: the ``tf.Module`` name.
 
     Raises:
-        ModelFormatError: not a TF1 Hub module, no checkpoint, or reference variables.
+        ModelFormatError: not a TF1 Hub module, no checkpoint, or a reference variable
+            written by an op with no resource form (e.g. ScatterUpdate).
         ModuleLookupError: no graph variant with ``train_tags``.
     """
     return ReusableHubModule(as_module_spec(handle), train_tags=train_tags, name=name)

@@ -1,5 +1,6 @@
 """TF1 compatibility mode, load / inference: ``Module(handle)`` with both signatures, its
-collections and assets, two instances and repeated calls, attached messages,
+collections and assets, two instances and repeated calls (also inside tf.cond and
+tf.while_loop), attached messages,
 ``eval_function_for_module``. Usage: ``use_module.py MODULE_DIR``."""
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ def main(module_dir: str) -> None:
         "again": first({"x": X}),
         "other": second(X),
         "words": first(sparse_words(WORDS), signature="words"),
+        # Calls inside control flow (the module itself is created outside).
+        "in_cond": tf.cond(tf.constant(True), lambda: first(X), lambda: tf.zeros([len(X), 2])),
+        "in_loop": tf.while_loop(
+            lambda i, acc: i < 2,
+            lambda i, acc: (i + 1, acc + second(X)),
+            [tf.constant(0), tf.zeros([len(X), 2])],
+        )[1],
     }
     keys = tf.GraphKeys
     collections = {
@@ -42,6 +50,7 @@ def main(module_dir: str) -> None:
         signatures=first.get_signature_names(),
         dense=values["dense"]["default"], hidden=values["dense"]["hidden"],
         again=values["again"], other=values["other"], words=values["words"],
+        in_cond=values["in_cond"], in_loop=values["in_loop"],
         collections=collections, assets=sorted(set(assets)), evaluated=evaluated,
         attached=[attached.min, attached.max, attached.num],
         eager=tf.executing_eagerly(),
