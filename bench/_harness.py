@@ -225,12 +225,10 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 
 
 def dir_bytes(path: str | os.PathLike[str]) -> int:
-    total = 0
-    for dirpath, _, filenames in os.walk(path):
-        for name in filenames:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
+    """Bytes of the files under ``path``."""
+    from tfhub.core.maintenance import disk_size  # TF-free
+
+    return disk_size(path)
 
 
 # -- the file server ------------------------------------------------------------------------

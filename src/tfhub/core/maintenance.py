@@ -52,7 +52,9 @@ class PruneReport:
     skipped_busy: list[str] = field(default_factory=list)
 
 
-def _size(path: str) -> int:
+def disk_size(path: str | os.PathLike[str]) -> int:
+    """Bytes of the files under ``path`` (links counted as themselves), or of ``path``
+    itself if it is a file; 0 if it does not exist."""
     if not os.path.isdir(path) or os.path.islink(path):
         return os.lstat(path).st_size if os.path.lexists(path) else 0
     total = 0
@@ -111,7 +113,7 @@ def prune(
             if entry is not None and path == entry.path and not _unusable(cache, entry, cutoff):
                 continue  # repaired since it was listed
             with contextlib.suppress(OSError):
-                report.freed_bytes += _size(path)
+                report.freed_bytes += disk_size(path)
             report.removed.append(path)
             if not dry_run:
                 _delete(path)
