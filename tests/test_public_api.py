@@ -13,15 +13,18 @@ import tfhub
 SRC = Path(tfhub.__file__).parent
 
 EXPORTED = {
-    "Cache", "CacheError", "CacheLockTimeoutError", "ConfigError", "CorruptCacheError",
+    "Cache", "CacheError", "CacheLockTimeoutError", "ConfigError", "ConvertError",
+    "CorruptCacheError",
     "DownloadError", "ExportError", "GraphModeError", "Handle", "HandleError", "Hub",
     "HubError", "ImageModuleInfo", "IntegrityError", "KerasLayer", "MissingDependencyError",
     "MissingOpError", "ModelFormatError", "ModelNotFoundError", "Module", "ModuleCallError",
     "ModuleDefinitionError", "ModuleLookupError", "ModuleSpec", "NotAnArchiveError",
-    "OfflineError", "UnsafeArchiveError", "__version__", "add_signature",
-    "attach_image_module_info", "attach_message", "check_reusable_saved_model",
+    "OfflineError", "ServerError", "UnsafeArchiveError", "UnsafeModelError", "__version__",
+    "add_signature",
+    "attach_image_module_info", "attach_message", "check_reusable_saved_model", "convert",
     "create_module_spec", "eval_function_for_module", "get_expected_image_size",
-    "get_num_image_channels", "keras3", "load", "load_module_spec", "resolve", "tf_keras",
+    "get_num_image_channels", "inspect", "keras3", "load", "load_module_spec", "resolve",
+    "tf_keras",
 }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from tfhub.errors import (
     CacheError,
     CacheLockTimeoutError,
     ConfigError,
+    ConvertError,
     CorruptCacheError,
     DownloadError,
     ExportError,
@@ -33,7 +34,9 @@ from tfhub.errors import (
     ModuleLookupError,
     NotAnArchiveError,
     OfflineError,
+    ServerError,
     UnsafeArchiveError,
+    UnsafeModelError,
 )
 from tfhub.hub import Hub, check_reusable_saved_model, resolve
 
@@ -53,6 +56,10 @@ _LAZY = {
     "get_num_image_channels": ("tfhub.tf1.image_util", "get_num_image_channels"),
     "attach_image_module_info": ("tfhub.tf1.image_util", "attach_image_module_info"),
     "ImageModuleInfo": ("tfhub.tf1.image_util", "ImageModuleInfo"),
+    # TF1 Hub module -> TF2 Reusable SavedModel.
+    "convert": ("tfhub.tf1.convert", "convert"),
+    # TF-free, loaded on first use to keep `import tfhub` small.
+    "inspect": ("tfhub.inspection", "inspect"),
 }
 
 
@@ -79,6 +86,7 @@ __all__ = [
     "CacheError",
     "CacheLockTimeoutError",
     "ConfigError",
+    "ConvertError",
     "CorruptCacheError",
     "DownloadError",
     "ExportError",
@@ -101,16 +109,20 @@ __all__ = [
     "ModuleSpec",
     "NotAnArchiveError",
     "OfflineError",
+    "ServerError",
     "UnsafeArchiveError",
+    "UnsafeModelError",
     "__version__",
     "add_signature",
     "attach_image_module_info",
     "attach_message",
     "check_reusable_saved_model",
+    "convert",
     "create_module_spec",
     "eval_function_for_module",
     "get_expected_image_size",
     "get_num_image_channels",
+    "inspect",
     "keras3",
     "load",
     "load_module_spec",

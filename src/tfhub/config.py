@@ -43,6 +43,10 @@ MAX_ARCHIVE_BYTES = "TFHUB_MAX_ARCHIVE_BYTES"
 """Largest total unpacked size accepted from an archive (default 64 GiB)."""
 MAX_ARCHIVE_MEMBERS = "TFHUB_MAX_ARCHIVE_MEMBERS"
 """Largest number of members accepted in an archive (default 100000)."""
+SCAN = "TFHUB_SCAN"
+"""The risky-op scan of models from remote handles before loading: ``warn`` (default: log
+findings), ``block`` (refuse high-severity findings) or ``off``."""
+SCAN_MODES = ("warn", "block", "off")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -81,6 +85,13 @@ def _load_format(env: Mapping[str, str]) -> str:
     return "COMPRESSED" if value == "AUTO" else value
 
 
+def _scan_mode(env: Mapping[str, str]) -> str:
+    value = env.get(SCAN, "").strip().lower() or "warn"
+    if value not in SCAN_MODES:
+        raise ConfigError(f"{SCAN}={env[SCAN]!r} is not valid; use warn, block or off.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of every tfhub setting. Build one per call with :meth:`from_env`."""
@@ -97,6 +108,7 @@ class Settings:
     lock_timeout: float = 3600.0
     max_archive_bytes: int = 64 * 1024**3
     max_archive_members: int = 100_000
+    scan: str = "warn"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -122,4 +134,5 @@ class Settings:
             lock_timeout=_number(env, LOCK_TIMEOUT, 3600.0),
             max_archive_bytes=int(_number(env, MAX_ARCHIVE_BYTES, 64 * 1024**3, int)),
             max_archive_members=int(_number(env, MAX_ARCHIVE_MEMBERS, 100_000, int)),
+            scan=_scan_mode(env),
         )

@@ -23,7 +23,11 @@ matching builtin, so ``except FileNotFoundError`` still catches a missing model:
     ├── ModuleCallError (TypeError)           inputs do not match a TF1 Hub module signature
     ├── ModuleDefinitionError (ValueError)    a module_fn built what the TF1 Hub format cannot hold
     ├── ExportError (OSError)                 a module cannot be written there (not empty, ...)
-    └── GraphModeError (RuntimeError)         hub.Module used eagerly, or outside its own graph
+    ├── GraphModeError (RuntimeError)         hub.Module used eagerly, or outside its own graph
+    ├── ServerError                           a hub server request failed (status, code)
+    ├── ConvertError (ValueError)             a TF1 Hub module cannot be converted to TF2, or
+    │                                         the result does not compute what it computes
+    └── UnsafeModelError (ValueError)         TFHUB_SCAN=block refused a model with risky ops
 
 Example:
     >>> import tfhub
@@ -40,6 +44,7 @@ __all__ = [
     "CacheError",
     "CacheLockTimeoutError",
     "ConfigError",
+    "ConvertError",
     "CorruptCacheError",
     "DownloadError",
     "ExportError",
@@ -56,7 +61,9 @@ __all__ = [
     "ModuleLookupError",
     "NotAnArchiveError",
     "OfflineError",
+    "ServerError",
     "UnsafeArchiveError",
+    "UnsafeModelError",
 ]
 
 
@@ -149,3 +156,31 @@ class GraphModeError(HubError, RuntimeError):
 class ExportError(HubError, OSError):
     """A module cannot be exported where asked: the directory exists and is not empty, or
     writing failed."""
+
+
+class ServerError(HubError):
+    """A hub server request failed: refused publishing, missing model, bad token, ...
+
+    Raised inside the server (turned into a JSON error ``{"error": {"code", "message"}}``
+    with HTTP ``status``) and by clients such as ``tfhub publish`` (with the server's answer).
+
+    >>> ServerError("No model examples/nope.", status=404, code="not_found").status
+    404
+    """
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "bad_request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class ConvertError(HubError, ValueError):
+    """``tfhub convert`` failed: the source is not a TF1 Hub module (e.g. already a TF2
+    SavedModel), or the converted model's outputs or variables differ from the module's beyond
+    the tolerance (nothing is left at the destination then)."""
+
+
+class UnsafeModelError(HubError, ValueError):
+    """``TFHUB_SCAN=block`` refused to load a model from a remote handle: the risky-op scan
+    found high-severity operations in it (writing files, running Python, ...)."""

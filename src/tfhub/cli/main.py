@@ -10,6 +10,9 @@ import click
 
 from tfhub._version import __version__
 from tfhub.cli.cache_cmds import cache_group
+from tfhub.cli.convert_cmd import convert_command
+from tfhub.cli.inspect_cmd import inspect_cmd
+from tfhub.cli.server_cmds import publish, publisher_group, serve, server_group, token_group
 from tfhub.errors import HubError
 
 
@@ -52,6 +55,13 @@ def download(handle: str) -> None:
 
 
 cli.add_command(cache_group)
+cli.add_command(serve)
+cli.add_command(publish)
+cli.add_command(token_group)
+cli.add_command(publisher_group)
+cli.add_command(server_group)
+cli.add_command(convert_command)
+cli.add_command(inspect_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,28 +52,39 @@ class ConventionReport:
         return "\n".join(lines)
 
 
-def _object_graph(path: str) -> list[memoryview]:
-    with open(os.path.join(path, SAVED_MODEL_PB), "rb") as f:
-        data = f.read()
-    for n, meta_graph in fields(data):
+def object_graph_nodes(saved_model: bytes | memoryview) -> list[memoryview] | None:
+    """The ``SavedObject`` nodes of the first MetaGraph of a serialized SavedModel that has an
+    object graph (node 0 is the root), or None for a TF1 SavedModel."""
+    for n, meta_graph in fields(saved_model):
         if n != 2:
             continue
         for m, value in fields(message(meta_graph)):
             if m == 7:
                 return [message(v) for k, v in fields(message(value)) if k == 1]
-    raise ModelFormatError(f"{path} has no object graph: it is not a TF2 SavedModel.")
+    return None
 
 
-def _children(node: memoryview) -> dict[str, int]:
-    children = {}
+def _object_graph(path: str) -> list[memoryview]:
+    with open(os.path.join(path, SAVED_MODEL_PB), "rb") as f:
+        nodes = object_graph_nodes(f.read())
+    if nodes is None:
+        raise ModelFormatError(f"{path} has no object graph: it is not a TF2 SavedModel.")
+    return nodes
+
+
+def children(node: memoryview) -> dict[str, int]:
+    """A ``SavedObject``'s children: local name -> node id."""
+    found = {}
     for n, value in fields(node):
         if n == 1:
             ref = dict(fields(message(value)))
-            children[text(ref.get(2, memoryview(b"")))] = int(ref.get(1, 0))
-    return children
+            found[text(ref.get(2, memoryview(b"")))] = int(ref.get(1, 0))
+    return found
 
 
-def _kind(node: memoryview) -> tuple[int, memoryview | None]:
+def node_kind(node: memoryview) -> tuple[int, memoryview | None]:
+    """A ``SavedObject``'s ``kind`` field number (4 user object, 6 function, 7 variable,
+    ...) and its message; ``(0, None)`` if it has none."""
     for n, value in fields(node):
         if n in (4, 5, 6, 7, 8, 9, 10, 12):
             return n, message(value)
@@ -105,13 +116,46 @@ def _pair_leaves(pair: Value) -> list[str]:
     return found
 
 
-def _arg_names(function: memoryview) -> list[str]:
+def arg_names(function: memoryview) -> list[str]:
+    """The argument names of a ``SavedFunction`` (from its ``FullArgSpec``)."""
     for n, spec in fields(function):
         if n == 2:  # function_spec
             for m, fullargspec in fields(message(spec)):
                 if m == 1:
                     return _string_leaves(fullargspec)
     return []
+
+
+@dataclass(frozen=True)
+class RootAttributes:
+    """What the root object of a TF2 SavedModel has, as the conventions name it: whether
+    ``__call__`` is a ``tf.function`` and takes ``training``, and the length of each list
+    attribute (None when the attribute is missing)."""
+
+    has_call: bool
+    call_is_function: bool
+    call_accepts_training: bool
+    variables: int | None
+    trainable_variables: int | None
+    regularization_losses: int | None
+
+
+def root_attributes(nodes: list[memoryview]) -> RootAttributes:
+    """The :class:`RootAttributes` of an object graph (see :func:`object_graph_nodes`)."""
+    root = children(nodes[0])
+    call = root.get("__call__")
+    kind, body = node_kind(nodes[call]) if call is not None else (0, None)
+    is_function = kind == 6 and body is not None
+    lengths = {
+        name: (len(children(nodes[root[name]])) if name in root else None)
+        for name in ("variables", "trainable_variables", "regularization_losses")
+    }
+    return RootAttributes(
+        has_call=call is not None,
+        call_is_function=is_function,
+        call_accepts_training=is_function and body is not None and "training" in arg_names(body),
+        **lengths,
+    )
 
 
 def check_reusable_saved_model(path: str | os.PathLike[str]) -> ConventionReport:
@@ -124,27 +168,27 @@ def check_reusable_saved_model(path: str | os.PathLike[str]) -> ConventionReport
     found = detect_format(root_dir)
     if found.kind != TF2_SAVED_MODEL:
         raise ModelFormatError(f"{root_dir} is a {found.kind}, not a TF2 SavedModel.")
-    nodes = _object_graph(root_dir)
-    report = ConventionReport(root_dir)
-    root = _children(nodes[0])
-    call = root.get("__call__")
-    if call is None:
+    return assess(root_dir, root_attributes(_object_graph(root_dir)))
+
+
+def assess(path: str, attributes: RootAttributes) -> ConventionReport:
+    """The :class:`ConventionReport` for a root with these attributes (what is missing)."""
+    report = ConventionReport(path)
+    if not attributes.has_call:
         report.problems.append("the root has no `__call__`: save a tf.function as __call__")
+    elif not attributes.call_is_function:
+        report.problems.append("`__call__` is not a tf.function with a traced signature")
     else:
-        kind, body = _kind(nodes[call])
-        if kind != 6 or body is None:
-            report.problems.append("`__call__` is not a tf.function with a traced signature")
-        else:
-            report.call_accepts_training = "training" in _arg_names(body)
-            if not report.call_accepts_training:
-                report.notes.append(
-                    "`__call__` takes no `training` argument: fine for models without "
-                    "dropout or batch norm; KerasLayer will not pass one"
-                )
+        report.call_accepts_training = attributes.call_accepts_training
+        if not report.call_accepts_training:
+            report.notes.append(
+                "`__call__` takes no `training` argument: fine for models without "
+                "dropout or batch norm; KerasLayer will not pass one"
+            )
     for name in ("variables", "trainable_variables"):
-        if name not in root:
+        if getattr(attributes, name) is None:
             report.problems.append(f"the root has no `{name}` attribute: {_FIX_VARIABLES}")
-    if "regularization_losses" not in root:
+    if attributes.regularization_losses is None:
         report.notes.append(
             "the root has no `regularization_losses` list: none will be added when fine-tuning"
         )

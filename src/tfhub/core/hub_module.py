@@ -44,11 +44,14 @@ __all__ = [
     "TensorSpecInfo",
     "asset_path",
     "decode_attachment",
+    "dtype_name",
     "encode_attachment",
     "encode_module_def",
     "meta_graph_blobs",
     "parse_hub_module",
+    "parse_shape",
     "read_hub_module",
+    "type_spec_info",
 ]
 
 MODULE_DEF_PB = "tfhub_module.pb"
@@ -66,7 +69,8 @@ _DTYPES = {
     14: "bfloat16", 15: "qint16", 16: "quint16", 17: "uint16", 18: "complex128", 19: "float16",
     20: "resource", 21: "variant", 22: "uint32", 23: "uint64",
 }  # fmt: skip
-_RAGGED_TENSOR_SPEC = 3  # TypeSpecProto.TypeSpecClass
+_SPARSE_TENSOR_SPEC = 1  # TypeSpecProto.TypeSpecClass
+_RAGGED_TENSOR_SPEC = 3
 
 
 @dataclass(frozen=True)
@@ -185,11 +189,22 @@ def _zigzag(value: int) -> int:
     return (value >> 1) ^ -(value & 1)
 
 
-def _dtype(value: int) -> str:
+def dtype_name(value: int) -> str:
+    """A ``DataType`` enum value as its Python name.
+
+    >>> dtype_name(1), dtype_name(7), dtype_name(99)
+    ('float32', 'string', 'dtype(99)')
+    """
     return _DTYPES.get(value, f"dtype({value})")
 
 
-def _shape(proto: Value) -> tuple[int | None, ...] | None:
+def parse_shape(proto: Value) -> tuple[int | None, ...] | None:
+    """A ``TensorShapeProto``: a tuple with ``None`` for unknown dimensions, or ``None``
+    for an unknown rank.
+
+    >>> parse_shape(bytes([0x12, 0x0B, 0x08] + [0xFF] * 9 + [0x01, 0x12, 0x02, 0x08, 0x03]))
+    (None, 3)
+    """
     dims: list[int | None] = []
     for number, value in fields(message(proto)):
         if number == 3 and value:  # unknown_rank
@@ -208,9 +223,19 @@ def _tuple_items(structured: Value) -> list[dict[int, Value]]:
     return []
 
 
-def _composite(proto: Value, components: list[str]) -> TensorSpecInfo:
+def type_spec_info(proto: Value, components: Iterable[str] = ()) -> TensorSpecInfo:
+    """A ``TypeSpecProto`` (a composite tensor's spec): ``sparse`` and ``ragged`` specs are
+    decoded, other classes are ``composite`` named by ``type_spec_class``."""
     spec = dict(fields(message(proto)))
     class_name = text(spec[3]) if 3 in spec else ""
+    components = list(components)
+    if spec.get(1) == _SPARSE_TENSOR_SPEC and 2 in spec:
+        items = _tuple_items(spec[2])  # (shape, dtype)
+        if len(items) >= 2:
+            shape = parse_shape(items[0][31]) if 31 in items[0] else None
+            dtype = dtype_name(int(items[1].get(32, 0)))
+            name = class_name or "SparseTensorSpec"
+            return TensorSpecInfo("sparse", dtype, shape, tuple(components), type_spec_class=name)
     if spec.get(1) != _RAGGED_TENSOR_SPEC or 2 not in spec:
         return TensorSpecInfo("composite", "", None, tuple(components), type_spec_class=class_name)
     items = _tuple_items(spec[2])  # (shape, dtype, ragged_rank, row_splits_dtype, ...)
@@ -218,11 +243,11 @@ def _composite(proto: Value, components: list[str]) -> TensorSpecInfo:
         raise ModelFormatError("Malformed RaggedTensorSpec in a signature.")
     return TensorSpecInfo(
         kind="ragged",
-        dtype=_dtype(int(items[1].get(32, 0))),
-        shape=_shape(items[0][31]) if 31 in items[0] else None,
+        dtype=dtype_name(int(items[1].get(32, 0))),
+        shape=parse_shape(items[0][31]) if 31 in items[0] else None,
         components=tuple(components),
         ragged_rank=_zigzag(int(items[2].get(12, 0))),  # sint64 int64_value
-        row_splits_dtype=_dtype(int(items[3].get(32, 9))),
+        row_splits_dtype=dtype_name(int(items[3].get(32, 9))),
         type_spec_class=class_name or "RaggedTensorSpec",
     )
 
@@ -238,7 +263,7 @@ def _tensor_info(proto: Value) -> TensorSpecInfo:
         elif number == 2:
             dtype = int(value)
         elif number == 3:
-            shape = _shape(value)
+            shape = parse_shape(value)
         elif number == 4:
             sparse = dict(fields(message(value)))
         elif number == 5:
@@ -248,11 +273,11 @@ def _tensor_info(proto: Value) -> TensorSpecInfo:
                 elif n == 2:
                     components.append(text(dict(fields(message(v))).get(1, memoryview(b""))))
     if composite is not None:
-        return _composite(composite, components)
+        return type_spec_info(composite, components)
     if sparse is not None:
         names = tuple(text(sparse.get(k, memoryview(b""))) for k in (2, 1, 3))
-        return TensorSpecInfo("sparse", _dtype(dtype), shape, names)
-    return TensorSpecInfo("dense", _dtype(dtype), shape, (name,))
+        return TensorSpecInfo("sparse", dtype_name(dtype), shape, names)
+    return TensorSpecInfo("dense", dtype_name(dtype), shape, (name,))
 
 
 def _map_entry(entry: Value) -> tuple[str, Value]:

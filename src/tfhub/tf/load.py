@@ -8,6 +8,7 @@ from typing import Any
 from tfhub.core.formats import TF1_HUB_MODULE, detect_format, is_hub_module
 from tfhub.errors import ModelFormatError
 from tfhub.hub import resolve
+from tfhub.inspection.load_scan import check_before_load
 from tfhub.tf._import import tensorflow
 from tfhub.tf.ops import missing_op_error
 
@@ -22,6 +23,12 @@ def _kind(path: str) -> str | None:
             raise ModelFormatError(f"Not a model: {path} has no saved_model.pb.")
         return TF1_HUB_MODULE if tf.io.gfile.exists(path + "/tfhub_module.pb") else None
     return TF1_HUB_MODULE if is_hub_module(path) else None
+
+
+def _read_remote(url: str) -> bytes:
+    """A file of a model read in place from storage (``gs://``, ``s3://``), for the scan."""
+    with tensorflow().io.gfile.GFile(url, "rb") as f:
+        return bytes(f.read())
 
 
 def _check_files(path: str) -> None:
@@ -60,6 +67,9 @@ def load(
     ``tfhub.KerasLayer`` does this for ``tf_keras`` models, in any order of
     ``predict``/``evaluate``/``fit``.
 
+    A model from a remote handle is first scanned for risky operations (``TFHUB_SCAN``:
+    ``warn`` logs them, ``block`` refuses high-severity ones; :mod:`tfhub.inspection.load_scan`).
+
     Args:
         handle: anything :func:`tfhub.resolve` accepts.
         tags: the MetaGraph tag set to load (TF1 formats with several variants).
@@ -76,6 +86,7 @@ def load(
     Raises:
         ModelFormatError: the handle names something that is not a model.
         MissingOpError: the model needs ops no installed package registers.
+        UnsafeModelError: ``TFHUB_SCAN=block`` and the model has high-severity risky ops.
 
     Example:
         >>> import tfhub  # doctest: +SKIP
@@ -83,6 +94,7 @@ def load(
         >>> model(tf.constant([[1.0, 2.0]]))  # doctest: +SKIP
     """
     path = resolve(handle)
+    check_before_load(handle, path, read=_read_remote)
     kind = _kind(path)
     if trainable and kind == TF1_HUB_MODULE and tensorflow().executing_eagerly():
         from tfhub.tf1.reusable import load_reusable

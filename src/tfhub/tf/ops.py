@@ -5,46 +5,9 @@ from __future__ import annotations
 import re
 
 from tfhub.errors import MissingOpError
+from tfhub.inspection.ops import package_for_op
 
-_PREFIX_PACKAGES = {
-    "TFText>": "tensorflow-text",
-    "Addons>": "tensorflow-addons",
-    "IO>": "tensorflow-io",
-    "TFRA>": "tensorflow-recommenders-addons",
-    "Scann>": "scann",
-    "SimpleML": "tensorflow-decision-forests",
-}
-_OP_PACKAGES = {
-    "tensorflow-text": (
-        "SentencepieceOp", "SentencepieceTokenizeOp", "SentencepieceDetokenizeOp",
-        "SentencepieceIdToStringOp", "SentencepieceStringToIdOp", "SentencepieceVocabSizeOp",
-        "CaseFoldUTF8", "NormalizeUTF8", "NormalizeUTF8WithOffsetsMap", "RegexSplitWithOffsets",
-        "WordpieceTokenizeWithOffsets", "UnicodeScriptTokenizeWithOffsets",
-        "WhitespaceTokenizeWithOffsets", "WhitespaceTokenizeWithOffsetsV2",
-        "FastWordpieceTokenizeWithOffsets", "FastBertNormalize", "SplitMergeTokenizeWithOffsets",
-        "TokenizerFromLogits", "ConstrainedSequence", "MaxSpanningTree", "NgramsStringJoin",
-        "MitieTokenizeWithOffsets",
-    ),
-    "tensorflow-decision-forests": ("SimpleMLInferenceOpWithHandle", "SimpleMLCreateModelResource"),
-}  # fmt: skip
 _NOT_REGISTERED = re.compile(r"Op type not registered '([^']+)'")
-
-
-def package_for_op(op: str) -> str | None:
-    """The PyPI package that usually registers ``op``, if known.
-
-    >>> package_for_op("SentencepieceOp")
-    'tensorflow-text'
-    >>> package_for_op("Addons>ImageProjectiveTransformV2")
-    'tensorflow-addons'
-    """
-    for prefix, package in _PREFIX_PACKAGES.items():
-        if op.startswith(prefix):
-            return package
-    for package, ops in _OP_PACKAGES.items():
-        if op in ops:
-            return package
-    return None
 
 
 def missing_op_error(message: str, label: str) -> MissingOpError | None:

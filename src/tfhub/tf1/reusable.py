@@ -126,6 +126,17 @@ class _VariantGraph:
             for name in variant.regularization_losses
         ]
 
+    @property
+    def graph_def(self) -> Any:
+        """The imported ``GraphDef``: tables named and their shared names made unique."""
+        return self._graph_def
+
+    def table_initializers(self) -> list[str]:
+        """The names of the variant's table initializer ops."""
+        collection = self._meta_graph.collection_def
+        key = tf.compat.v1.GraphKeys.TABLE_INITIALIZERS
+        return [_node(n) for n in collection[key].node_list.value] if key in collection else []
+
     def _initialize_tables(self) -> None:
         key = tf.compat.v1.GraphKeys.TABLE_INITIALIZERS
         collection = self._meta_graph.collection_def
@@ -233,19 +244,21 @@ class ReusableHubModule(tf.Module):  # type: ignore[misc]
         spec: ModuleSpec,
         train_tags: Iterable[str] | None = None,
         name: str | None = None,
+        inference_tags: Iterable[str] | None = None,
     ) -> None:
         super().__init__(name=name)
         self._spec = spec
-        inference_tags = spec.variant(None).tags
+        inference = spec.variant(inference_tags).tags
         tags = spec.get_tags()
         if train_tags is None:
-            train = TRAIN_TAGS if TRAIN_TAGS in tags else inference_tags
+            train = TRAIN_TAGS if TRAIN_TAGS in tags else inference
         else:
             train = spec.variant(train_tags).tags
+        self.inference_tags = inference
         self.train_tags = train
         definitions: dict[str, Any] = {}
         trainable: set[str] = set()
-        for variant_tags in {inference_tags, train}:
+        for variant_tags in {inference, train}:
             meta_graph = spec.meta_graph(variant_tags)
             keys = tf.compat.v1.GraphKeys
             for definition in _variable_defs(meta_graph, keys.GLOBAL_VARIABLES):
@@ -262,7 +275,7 @@ class ReusableHubModule(tf.Module):  # type: ignore[misc]
             }
         scope = f"tfhub_reusable_{next(_counter)}"
         self._graphs: dict[frozenset[str], _VariantGraph] = {}
-        for variant_tags in dict.fromkeys([inference_tags, train]):
+        for variant_tags in dict.fromkeys([inference, train]):
             suffix = "_".join(sorted(variant_tags)) or "inference"
             self._graphs[variant_tags] = _VariantGraph(
                 spec.meta_graph(variant_tags),
@@ -270,7 +283,7 @@ class ReusableHubModule(tf.Module):  # type: ignore[misc]
                 self._module_variables,
                 f"{scope}_{suffix}",
             )
-        self._inference = self._graphs[inference_tags]
+        self._inference = self._graphs[inference]
         self._train = self._graphs[train]
         self.regularization_losses: list[Callable[[], Any]] = list(
             self._train.regularization_losses
@@ -278,6 +291,10 @@ class ReusableHubModule(tf.Module):  # type: ignore[misc]
         self.signatures: dict[str, Callable[..., Any]] = {
             name: _SignatureFunction(self, name) for name in self._inference.variant.signatures
         }
+
+    def variant_graph(self, training: bool) -> _VariantGraph:
+        """The imported graph variant that runs for ``training`` (for ``tfhub convert``)."""
+        return self._train if training else self._inference
 
     @property
     def variable_map(self) -> dict[str, tf.Variable]:
@@ -378,6 +395,7 @@ def load_reusable(
     *,
     train_tags: Iterable[str] | None = None,
     name: str | None = None,
+    inference_tags: Iterable[str] | None = None,
 ) -> ReusableHubModule:
     """Loads a TF1 Hub module (handle, path or ``ModuleSpec`` with a checkpoint) in TF2 as a
     fine-tunable :class:`ReusableHubModule`.
@@ -387,10 +405,13 @@ def load_reusable(
         train_tags: the graph variant for ``training=True`` calls; default ``{"train"}`` if
             the module has it, else the inference variant.
         name: the ``tf.Module`` name.
+        inference_tags: the graph variant for inference calls (default: the empty tag set).
 
     Raises:
         ModelFormatError: not a TF1 Hub module, no checkpoint, or a reference variable
             written by an op with no resource form (e.g. ScatterUpdate).
         ModuleLookupError: no graph variant with ``train_tags``.
     """
-    return ReusableHubModule(as_module_spec(handle), train_tags=train_tags, name=name)
+    return ReusableHubModule(
+        as_module_spec(handle), train_tags=train_tags, name=name, inference_tags=inference_tags
+    )

@@ -183,8 +183,10 @@ def load_module_spec(handle: str | os.PathLike[str]) -> ModuleSpec:
         tf.string
     """
     from tfhub.hub import resolve
+    from tfhub.inspection.load_scan import check_before_load
 
     root = resolve(handle)
+    check_before_load(handle, root, read=_read)  # the risky-op scan (TFHUB_SCAN)
     gfile = tf().io.gfile
     if not gfile.exists(_join(root, MODULE_DEF_PB)):
         raise ModelFormatError(

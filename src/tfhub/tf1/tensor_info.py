@@ -85,7 +85,10 @@ def tensor_info_proto(name: str, value: Any) -> Any:
             f"add_signature(): {name!r} is a {type(value).__name__}; expected a tf.Tensor, "
             "tf.SparseTensor or tf.RaggedTensor (for a variable, pass variable.value())."
         )
-    return v1().saved_model.utils.build_tensor_info(value)
+    from tensorflow.python.util import deprecation  # type: ignore[import-untyped]
+
+    with deprecation.silence():  # "designed for TF1" noise: this *is* the TF1 format
+        return v1().saved_model.utils.build_tensor_info(value)
 
 
 def _convert(value: Any, target: ParsedTensorInfo) -> Any:

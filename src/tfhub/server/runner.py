@@ -1,0 +1,101 @@
+"""``tfhub serve``: prepare the hub (migrate, clean up, examples on first start), then run
+uvicorn with one process or several.
+
+With ``--workers N`` each worker builds its own app from the environment
+(:func:`tfhub.server.app.app_from_env`); they share nothing but the database and the store.
+
+Example::
+
+    run(ServerSettings.from_env(), workers=2, examples=True)   # blocks until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from tfhub.server.context import HubContext
+from tfhub.server.settings import ServerSettings
+
+logger = logging.getLogger("tfhub.server")
+
+
+def base_url(settings: ServerSettings) -> str:
+    """The URL the hub is reached at.
+
+    >>> base_url(ServerSettings("sqlite://", "/tmp/s", "/tmp", host="::1", port=9000))
+    'http://[::1]:9000'
+    """
+    if settings.public_url:
+        return settings.public_url
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+def prepare(settings: ServerSettings, *, examples: bool) -> HubContext:
+    """Migrates the database, removes old leftovers and publishes the example models on
+    first start. Returns the open hub."""
+    from tfhub.server.gc import collect_garbage
+
+    hub = HubContext.open(settings)
+    try:
+        hub.db.migrate()
+        collect_garbage(hub)
+        if examples:
+            from tfhub.server.examples import publish_examples
+
+            publish_examples(hub, base_url(settings))
+    except BaseException:
+        hub.close()
+        raise
+    return hub
+
+
+def banner(settings: ServerSettings, hub: HubContext) -> str:
+    """What ``tfhub serve`` prints: where the hub is, and code to load a model from it."""
+    from tfhub.server.examples import FLAG, PUBLISHER, TF2_MODEL
+
+    url = base_url(settings)
+    handle = f"{url}/{PUBLISHER}/{TF2_MODEL}/1" if hub.db.get_flag(FLAG) else f"{url}/PUB/MODEL"
+    return f"""
+tfhub hub running at {url}   ({settings.describe()})
+  API:      {url}/api/v1/models   (OpenAPI: {url}/api/v1/openapi.json)
+  publish:  tfhub token create --publisher NAME   then
+            tfhub publish MODEL_DIR NAME/MODEL --server {url} --token TOKEN
+
+  import tfhub as hub   # or: import tensorflow_hub as hub
+  model = hub.load("{handle}")
+"""
+
+
+def run(settings: ServerSettings, *, workers: int = 1, examples: bool = True) -> None:
+    """Prepares the hub, prints the banner and serves until interrupted."""
+    import uvicorn
+
+    from tfhub.server.app import create_app
+
+    hub = prepare(settings, examples=examples)
+    print(banner(settings, hub), file=sys.stderr, flush=True)
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "proxy_headers": True,
+        "server_header": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(hub=hub), **common)  # type: ignore[arg-type]
+        return
+    hub.close()
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "tfhub.server.app:app_from_env",
+        factory=True,
+        workers=workers,
+        **common,  # type: ignore[arg-type]
+    )
