@@ -11,6 +11,8 @@ is loaded in which process.
   its timings and memory figures.
 - :func:`summary` prints the one-line result of a benchmark (and appends it to
   ``$BENCH_SUMMARY_FILE`` when set, which ``bench/run_all.py`` uses).
+- :func:`mlp` and :func:`save_reusable_mlp` build the MLP SavedModels of
+  ``bench_keras_layer.py`` and ``bench_tf1_module.py`` (TensorFlow imported on use).
 """
 
 from __future__ import annotations
@@ -229,6 +231,53 @@ def dir_bytes(path: str | os.PathLike[str]) -> int:
     from tfhub.core.maintenance import disk_size  # TF-free
 
     return disk_size(path)
+
+
+# -- MLP SavedModels (TensorFlow imported on use) ---------------------------------------------
+def mlp(x: Any, kernels: Sequence[Any], biases: Sequence[Any]) -> Any:
+    """``x`` through dense layers ``x @ kernel + bias``, a ReLU between two layers."""
+    import tensorflow as tf
+
+    for i, (k, b) in enumerate(zip(kernels, biases, strict=True)):
+        x = tf.matmul(x, k) + b
+        if i < len(kernels) - 1:
+            x = tf.nn.relu(x)
+    return x
+
+
+def save_reusable_mlp(
+    path: Path,
+    forward: Any,
+    *,
+    kernels: list[Any],
+    variables: list[Any],
+    trainable_variables: list[Any],
+    l2_factor: float,
+    **attributes: Any,
+) -> None:
+    """Saves ``forward``, a ``tf.function`` of ``(x, training=False)``, as a reusable TF2
+    SavedModel at ``path``: ``__call__`` traced for float32 ``[None, features]`` with and
+    without ``training``, ``variables``, ``trainable_variables``, ``regularization_losses``
+    (``l2_factor`` times the sum of the squared ``kernels``), and ``attributes``."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, kernels[0].shape[0]], tf.float32)
+    for training in (True, False):
+        forward.get_concrete_function(spec, training=training)
+    forward.get_concrete_function(spec)
+
+    @tf.function(input_signature=[])
+    def l2() -> tf.Tensor:
+        return l2_factor * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
+
+    root = tf.train.Checkpoint()
+    root.__call__ = forward
+    root.variables = variables
+    root.trainable_variables = trainable_variables
+    root.regularization_losses = [l2]
+    for name, value in attributes.items():
+        setattr(root, name, value)
+    tf.saved_model.save(root, str(path))
 
 
 # -- the file server ------------------------------------------------------------------------

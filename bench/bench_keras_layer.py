@@ -47,8 +47,10 @@ from _harness import (
     cores_line,
     import_reference,
     median,
+    mlp,
     quiet,
     save_results,
+    save_reusable_mlp,
     summary,
     wait_quiet,
 )
@@ -73,28 +75,17 @@ def build_model(path: Path) -> Path:
 
     @tf.function
     def forward(x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        for i, (k, b) in enumerate(zip(kernels, biases, strict=True)):
-            x = tf.matmul(x, k) + b
-            if i < len(kernels) - 1:
-                x = tf.nn.relu(x)
-        return x
+        return mlp(x, kernels, biases)
 
-    spec = tf.TensorSpec([None, SIZES[0]], tf.float32)
-    for training in (True, False):
-        forward.get_concrete_function(spec, training=training)
-    forward.get_concrete_function(spec)
-
-    @tf.function(input_signature=[])
-    def l2() -> tf.Tensor:
-        return L2_FACTOR * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
-
-    root = tf.train.Checkpoint()
-    root.__call__ = forward
-    root.variables = kernels + biases
-    root.trainable_variables = kernels + biases
-    root.regularization_losses = [l2]
-    root.vars = kernels + biases
-    tf.saved_model.save(root, str(path))
+    save_reusable_mlp(
+        path,
+        forward,
+        kernels=kernels,
+        variables=kernels + biases,
+        trainable_variables=kernels + biases,
+        l2_factor=L2_FACTOR,
+        vars=kernels + biases,
+    )
     return path
 
 

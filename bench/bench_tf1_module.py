@@ -56,8 +56,10 @@ from _harness import (
     code_line,
     cores_line,
     median,
+    mlp,
     quiet,
     save_results,
+    save_reusable_mlp,
     summary,
     wait_quiet,
 )
@@ -151,34 +153,23 @@ def build_tf2_saved_model(path: Path) -> Path:
 
     @tf.function
     def forward(x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        h = x
-        for i, (k, b) in enumerate(zip(kernels, biases, strict=True)):
-            h = tf.matmul(h, k) + b
-            if i < len(kernels) - 1:
-                h = tf.nn.relu(h)
+        h = mlp(x, kernels, biases)
         if training:
             mean = tf.reduce_mean(h, axis=0)
             moving.assign(MOMENTUM * moving + (1 - MOMENTUM) * mean)
             return h - mean
         return h - moving
 
-    spec = tf.TensorSpec([None, SIZES[0]], tf.float32)
-    for training in (True, False):
-        forward.get_concrete_function(spec, training=training)
-    forward.get_concrete_function(spec)
-
-    @tf.function(input_signature=[])
-    def l2() -> tf.Tensor:
-        return L2_FACTOR * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
-
-    root = tf.train.Checkpoint()
-    root.__call__ = forward
-    root.variables = [*weights, moving]
-    root.trainable_variables = list(weights)
-    root.regularization_losses = [l2]
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tf.saved_model.save(root, str(tmp))
+    save_reusable_mlp(
+        tmp,
+        forward,
+        kernels=kernels,
+        variables=[*weights, moving],
+        trainable_variables=list(weights),
+        l2_factor=L2_FACTOR,
+    )
     tmp.rename(path)
     return path
 

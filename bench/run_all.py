@@ -16,7 +16,15 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-NAMES = ["resolve_cached", "cold_download", "memory", "keras_layer", "tf1_module"]
+NAMES = [
+    "resolve_cached",
+    "cold_download",
+    "memory",
+    "keras_layer",
+    "tf1_module",
+    "inspect",
+    "server",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

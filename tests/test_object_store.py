@@ -13,6 +13,7 @@ import pytest
 
 import tfhub
 from support.archives import model_archive
+from support.object_stores import environ, moto_s3
 
 Upload = Callable[[str, bytes], None]
 
@@ -29,32 +30,15 @@ class Store:
 
 @pytest.fixture(scope="module")
 def s3_store() -> Iterator[Store]:
-    from moto.server import ThreadedMotoServer
+    with moto_s3("models-bucket"):
+        import boto3
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    import boto3
-
-    client = boto3.client("s3")
-    client.create_bucket(Bucket="models-bucket")
-    try:
+        client = boto3.client("s3")
         yield Store(
             "s3",
             "models-bucket",
             lambda key, data: client.put_object(Bucket="models-bucket", Key=key, Body=data),
         )
-    finally:
-        server.stop()
-        _restore(old)
 
 
 @pytest.fixture(scope="module")
@@ -65,29 +49,19 @@ def gs_store() -> Iterator[Store]:
     server = create_server("127.0.0.1", 0, in_memory=True, default_bucket="models-bucket")
     server.start()
     port = server._api._httpd.server_address[1]
-    old = {"STORAGE_EMULATOR_HOST": os.environ.get("STORAGE_EMULATOR_HOST")}
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    import fsspec
-
-    fs = fsspec.filesystem("gs")
-
-    def upload(key: str, data: bytes) -> None:
-        with fs.open(f"models-bucket/{key}", "wb") as f:
-            f.write(data)
-
     try:
-        yield Store("gs", "models-bucket", upload)
+        with environ({"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}"}):
+            import fsspec
+
+            fs = fsspec.filesystem("gs")
+
+            def upload(key: str, data: bytes) -> None:
+                with fs.open(f"models-bucket/{key}", "wb") as f:
+                    f.write(data)
+
+            yield Store("gs", "models-bucket", upload)
     finally:
         server.stop()
-        _restore(old)
-
-
-def _restore(old: dict[str, str | None]) -> None:
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture(params=["s3", "gs"])

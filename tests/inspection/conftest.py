@@ -36,17 +36,10 @@ class Models:
 
 
 def _export_module(path: Path, module_fn: Any) -> Path:
-    import tensorflow as tf
-
     import tfhub
+    from tf1.hub_fixture import export_module
 
-    spec = tfhub.create_module_spec(module_fn)
-    with tf.Graph().as_default():
-        module = tfhub.Module(spec)
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            module.export(str(path), session)
-    return path
+    return export_module(tfhub.create_module_spec(module_fn), path)
 
 
 def _reference_module_fn() -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from server.hubtest import BUCKET, Hub, ServerThread, moto_s3
+from server.hubtest import BUCKET, Hub, ServerThread
 from server.pg import Postgres, postgres_or_skip
+from support.object_stores import moto_s3
 from tfhub.server.context import HubContext
 from tfhub.server.settings import ServerSettings
 
@@ -58,7 +59,7 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def s3() -> Iterator[str]:
-    with moto_s3() as endpoint:
+    with moto_s3(BUCKET) as endpoint:
         yield endpoint
 
 

@@ -1,5 +1,6 @@
 """Helpers for the hub server tests: a real uvicorn server on 127.0.0.1 (in a thread or a
-subprocess), a local S3 (moto), publishing over HTTP."""
+subprocess), publishing over HTTP; ``BUCKET``, the bucket of the local S3
+(``support.object_stores.moto_s3``)."""
 
 from __future__ import annotations
 
@@ -108,39 +109,6 @@ class Hub:
     def prefixes(self) -> list[str]:
         """Names under ``objects/`` in the hub's storage."""
         return self.hub.storage.list_prefixes("objects")
-
-
-@contextlib.contextmanager
-def moto_s3() -> Iterator[str]:
-    """An S3 server (moto) on 127.0.0.1 with one bucket; sets the AWS_* variables."""
-    import s3fs
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    s3fs.S3FileSystem.clear_instance_cache()  # no instance bound to another endpoint
-    import boto3
-
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
-    try:
-        yield env["AWS_ENDPOINT_URL"]
-    finally:
-        server.stop()
-        s3fs.S3FileSystem.clear_instance_cache()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @dataclass

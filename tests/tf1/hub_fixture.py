@@ -34,6 +34,11 @@ EMBEDDINGS = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, -1.0]], np.flo
 MESSAGE_KEY = "fixture_info"
 X = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0], [-1.0, 0.5, 2.0], [2.0, -1.0, 0.5]], np.float32)
 WORDS = [["a", "c"], ["zzz"], ["b", "b", "a"]]
+Y = (X @ np.array([[1.0], [-1.0], [0.5]], np.float32)).astype(np.float32)  # targets to fit
+VARIABLES = ["bn/moving_mean:0", "dense/bias:0", "dense/kernel:0", "embeddings:0"]  # sorted
+TRAINABLE_VARIABLES = ["dense/bias:0", "dense/kernel:0", "embeddings:0"]
+REGULARIZATION = sorted([L2 * float(np.sum(KERNEL**2)), L2 * float(np.sum(EMBEDDINGS**2))])
+"""The regularization losses with the initial weights, sorted."""
 
 
 def message() -> Any:
@@ -98,9 +103,8 @@ def create_spec(workdir: Path) -> Any:
     )
 
 
-def export_fixture(path: Path, workdir: Path) -> Path:
-    """Creates the fixture module and exports it, with its initial weights, to ``path``."""
-    spec = create_spec(workdir)
+def export_module(spec: Any, path: Path) -> Path:
+    """Exports the module of ``spec`` with its initial weights to ``path``."""
     with tf.Graph().as_default():
         module = hub.Module(spec)
         with tf.compat.v1.Session() as session:
@@ -109,10 +113,21 @@ def export_fixture(path: Path, workdir: Path) -> Path:
     return path
 
 
+def export_fixture(path: Path, workdir: Path) -> Path:
+    """Creates the fixture module and exports it, with its initial weights, to ``path``."""
+    return export_module(create_spec(workdir), path)
+
+
 def dense_reference(x: np.ndarray, moving_mean: np.ndarray | None = None) -> np.ndarray:
     """The inference output of the ``default`` signature with the initial weights."""
     mean = np.zeros(OUT, np.float32) if moving_mean is None else moving_mean
     return np.maximum(x @ KERNEL + BIAS, 0) - mean
+
+
+def batch_mean() -> np.ndarray:
+    """The batch mean of ``hidden`` over ``X`` with the initial weights (what the train
+    variant subtracts and moves the moving mean towards)."""
+    return np.asarray(np.maximum(X @ KERNEL + BIAS, 0).mean(axis=0))
 
 
 def words_reference(batch: list[list[str]]) -> np.ndarray:
@@ -126,3 +141,19 @@ def sparse_words(batch: list[list[str]]) -> Any:
     values = [w for row in batch for w in row]
     shape = [len(batch), max(len(row) for row in batch)]
     return tf.compat.v1.SparseTensorValue(indices, values, shape)
+
+
+def sparse_tensor(batch: list[list[str]]) -> tf.SparseTensor:
+    """``batch`` as a ``tf.SparseTensor`` (the input of the ``words`` signature)."""
+    return tf.SparseTensor.from_value(sparse_words(batch))
+
+
+def words_inputs(batch: list[list[str]]) -> dict[str, tf.Tensor]:
+    """``batch`` as the flat inputs of a ``words`` serving signature of a TF2 SavedModel
+    (``words_indices``, ``words_values``, ``words_dense_shape``)."""
+    words = sparse_tensor(batch)
+    return {
+        "words_indices": words.indices,
+        "words_values": words.values,
+        "words_dense_shape": words.dense_shape,
+    }

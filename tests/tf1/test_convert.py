@@ -23,17 +23,21 @@ from click.testing import CliRunner
 
 import tfhub
 from tf1.hub_fixture import (
-    BIAS,
-    EMBEDDINGS,
     KERNEL,
-    L2,
     MESSAGE_KEY,
     MOMENTUM,
+    REGULARIZATION,
+    TRAINABLE_VARIABLES,
+    VARIABLES,
     WORDS,
     X,
+    Y,
+    batch_mean,
     dense_reference,
+    export_module,
     message,
-    sparse_words,
+    sparse_tensor,
+    words_inputs,
     words_reference,
 )
 from tfhub.cli.main import cli
@@ -41,9 +45,6 @@ from tfhub.core.hub_module import TensorSpecInfo
 from tfhub.errors import ConvertError, ExportError
 from tfhub.tf1.convert_info import read_attachments
 from tfhub.tf1.sample_inputs import BATCH, OOV_WORDS, sample_input, vocabulary_words
-
-REGULARIZATION = sorted([L2 * float(np.sum(KERNEL**2)), L2 * float(np.sum(EMBEDDINGS**2))])
-Y = (X @ np.array([[1.0], [-1.0], [0.5]], np.float32)).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -69,26 +70,9 @@ def _load(converted: Converted) -> Any:
     return tf.saved_model.load(str(converted.path))  # a fresh load each time
 
 
-def _sparse() -> tf.SparseTensor:
-    return tf.SparseTensor.from_value(sparse_words(WORDS))
-
-
-def _words_kwargs() -> dict[str, tf.Tensor]:
-    words = _sparse()
-    return {
-        "words_indices": words.indices,
-        "words_values": words.values,
-        "words_dense_shape": words.dense_shape,
-    }
-
-
 def _variable(model: Any, name: str) -> Any:
     [variable] = [v for v in model.variables if v.name == f"{name}:0"]
     return variable
-
-
-def _batch_mean() -> np.ndarray:
-    return np.asarray(np.maximum(X @ KERNEL + BIAS, 0).mean(axis=0))
 
 
 # -- what was written -------------------------------------------------------------------
@@ -150,14 +134,15 @@ def test_every_signature_gives_the_modules_outputs(converted: Converted, hub_mod
             np.testing.assert_array_equal(outputs[key].numpy(), expected[key].numpy())
 
     # The sparse input signature, the vocabulary asset read from the converted model's copy.
-    expected = source.signatures["words"](**_words_kwargs())
+    expected = source.signatures["words"](**words_inputs(WORDS))
     np.testing.assert_allclose(expected["default"].numpy(), words_reference(WORDS))
-    for outputs in (model.signature_functions["words"](_sparse()), model.words(_sparse())):
+    words = sparse_tensor(WORDS)
+    for outputs in (model.signature_functions["words"](words), model.words(words)):
         np.testing.assert_array_equal(outputs["default"].numpy(), expected["default"].numpy())
         assert isinstance(outputs["ids"], tf.SparseTensor)
         assert outputs["ids"].values.numpy().tolist() == [0, 2, 3, 1, 1, 0]  # 3: out of vocab
         np.testing.assert_array_equal(outputs["ids"].indices, expected["ids"].indices)
-    flat = model.signatures["words"](**_words_kwargs())
+    flat = model.signatures["words"](**words_inputs(WORDS))
     assert sorted(flat) == ["default", "ids_dense_shape", "ids_indices", "ids_values"]
     np.testing.assert_array_equal(flat["default"].numpy(), expected["default"].numpy())
     np.testing.assert_array_equal(flat["ids_values"].numpy(), expected["ids"].values.numpy())
@@ -167,12 +152,8 @@ def test_variables_and_regularization_losses_equal_the_modules(
     converted: Converted, hub_module: Path
 ) -> None:
     model = _load(converted)
-    assert sorted(v.name for v in model.variables) == [
-        "bn/moving_mean:0", "dense/bias:0", "dense/kernel:0", "embeddings:0",
-    ]  # fmt: skip
-    assert sorted(v.name for v in model.trainable_variables) == [
-        "dense/bias:0", "dense/kernel:0", "embeddings:0",
-    ]  # fmt: skip
+    assert sorted(v.name for v in model.variables) == VARIABLES
+    assert sorted(v.name for v in model.trainable_variables) == TRAINABLE_VARIABLES
     checkpoint = tf.train.load_checkpoint(str(hub_module / "variables" / "variables"))
     for variable in model.variables:
         name = variable.name.split(":")[0]
@@ -194,10 +175,10 @@ def test_training_updates_batch_norm_statistics_and_inference_does_not(
     np.testing.assert_array_equal(moving_mean.numpy(), [0.0, 0.0])
 
     outputs = model.signature_functions["default"](X, training=True)
-    expected = (1 - MOMENTUM) * _batch_mean()
+    expected = (1 - MOMENTUM) * batch_mean()
     np.testing.assert_allclose(moving_mean.numpy(), expected, rtol=1e-6)
     # the train variant: batch mean subtracted, then dropout (zeros or doubled values)
-    centred = dense_reference(X) - _batch_mean()
+    centred = dense_reference(X) - batch_mean()
     got = outputs["default"].numpy()
     assert np.all(np.isclose(got, 0.0, atol=1e-6) | np.isclose(got, 2 * centred, rtol=1e-5))
     model(X, training=True)  # __call__ too
@@ -238,7 +219,7 @@ def test_the_modules_from_the_original_library_convert(
     assert report.verified and report.differences == {"default": 0.0, "words": 0.0}
     model = tf.saved_model.load(str(tmp_path / "tf2"))
     np.testing.assert_allclose(model(X).numpy(), dense_reference(X), rtol=1e-6)
-    words = model.signature_functions["words"](_sparse())["default"]
+    words = model.signature_functions["words"](sparse_tensor(WORDS))["default"]
     np.testing.assert_allclose(words.numpy(), words_reference(WORDS))
 
 
@@ -270,12 +251,7 @@ def _ragged_and_multi_input_module_fn() -> None:
 
 
 def test_ragged_inputs_and_several_typed_inputs_convert(tmp_path: Path) -> None:
-    spec = tfhub.create_module_spec(_ragged_and_multi_input_module_fn)
-    with tf.Graph().as_default():
-        module = tfhub.Module(spec)
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            module.export(str(tmp_path / "module"), session)
+    export_module(tfhub.create_module_spec(_ragged_and_multi_input_module_fn), tmp_path / "module")
     report = tfhub.convert(tmp_path / "module", tmp_path / "tf2")
     assert report.verified and report.differences == {"default": 0.0, "multi": 0.0}
     model = tf.saved_model.load(str(tmp_path / "tf2"))

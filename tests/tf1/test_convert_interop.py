@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,18 +16,15 @@ import pytest
 import tensorflow as tf
 
 import tfhub
-from tf1.hub_fixture import WORDS, X, dense_reference, sparse_words, words_reference
-
-Y = (X @ np.array([[1.0], [-1.0], [0.5]], np.float32)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def original() -> ModuleType:
-    with warnings.catch_warnings():  # its import of pkg_resources warns
-        warnings.simplefilter("ignore")
-        import tensorflow_hub as hub
-    assert hub.__version__ == "0.16.1"
-    return hub
+from tf1.hub_fixture import (
+    WORDS,
+    X,
+    Y,
+    dense_reference,
+    sparse_tensor,
+    words_inputs,
+    words_reference,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +34,10 @@ def converted(hub_module: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return path
 
 
-def _sparse() -> tf.SparseTensor:
-    return tf.SparseTensor.from_value(sparse_words(WORDS))
-
-
 def test_original_hub_load_runs_the_converted_model(original: ModuleType, converted: Path) -> None:
     model = original.load(str(converted))
     np.testing.assert_allclose(model(tf.constant(X)).numpy(), dense_reference(X), rtol=1e-6)
-    words = model.signatures["words"](
-        words_indices=_sparse().indices,
-        words_values=_sparse().values,
-        words_dense_shape=_sparse().dense_shape,
-    )
+    words = model.signatures["words"](**words_inputs(WORDS))
     np.testing.assert_allclose(words["default"].numpy(), words_reference(WORDS))
 
 
@@ -97,7 +85,7 @@ def test_keras3_tfsm_layer_calls_every_signature(converted: Path) -> None:
         np.testing.assert_allclose(np.asarray(outputs["default"]), dense_reference(X), rtol=1e-6)
         names = {w.name for w in layer.weights}  # the module's variables, as Keras weights
         assert {"bn_moving_mean:0", "dense_bias:0", "dense_kernel:0"} <= names
-    words = keras.layers.TFSMLayer(str(converted), call_endpoint="words")(_sparse())
+    words = keras.layers.TFSMLayer(str(converted), call_endpoint="words")(sparse_tensor(WORDS))
     np.testing.assert_allclose(np.asarray(words["default"]), words_reference(WORDS))
 
 

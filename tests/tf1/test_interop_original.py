@@ -6,34 +6,14 @@ and exporting the trained weights."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 import tfhub
-from tf1.hub_fixture import WORDS, X, dense_reference, sparse_words, words_reference
-
-
-@pytest.fixture(scope="module")
-def original() -> ModuleType:
-    with warnings.catch_warnings():  # its import of pkg_resources warns
-        warnings.simplefilter("ignore")
-        import tensorflow_hub as hub
-    assert hub.__version__ == "0.16.1"
-    return hub
-
-
-def _words_feed() -> dict[str, tf.Tensor]:
-    words = sparse_words(WORDS)
-    return {
-        "words_indices": tf.constant(words.indices, tf.int64),
-        "words_values": tf.constant(words.values),
-        "words_dense_shape": tf.constant(words.dense_shape, tf.int64),
-    }
+from tf1.hub_fixture import WORDS, X, dense_reference, sparse_tensor, words_inputs, words_reference
 
 
 def test_original_hub_load_gives_tfhubs_outputs(original: ModuleType, hub_module: Path) -> None:
@@ -47,9 +27,9 @@ def test_original_hub_load_gives_tfhubs_outputs(original: ModuleType, hub_module
     np.testing.assert_allclose(
         theirs.signatures["default"](x=x)["default"].numpy(), dense_reference(X), rtol=1e-6
     )
-    words = theirs.signatures["words"](**_words_feed())
+    words = theirs.signatures["words"](**words_inputs(WORDS))
     np.testing.assert_array_equal(
-        words["default"].numpy(), ours.signatures["words"](**_words_feed())["default"].numpy()
+        words["default"].numpy(), ours.signatures["words"](**words_inputs(WORDS))["default"].numpy()
     )
     np.testing.assert_allclose(words["default"].numpy(), words_reference(WORDS))
 
@@ -84,5 +64,5 @@ def test_a_module_fine_tuned_in_tf2_exports_for_the_original(
     reloaded = load_reusable(tmp_path / "tuned")
     for name, variable in obj.variable_map.items():
         np.testing.assert_array_equal(reloaded.variable_map[name].numpy(), variable.numpy())
-    words = reloaded(tf.SparseTensor.from_value(sparse_words(WORDS)), signature="words")
+    words = reloaded(sparse_tensor(WORDS), signature="words")
     np.testing.assert_allclose(words.numpy(), 2.0 * words_reference(WORDS))  # assets copied

@@ -101,11 +101,6 @@ def test_a_write_with_no_resource_form_is_refused(tmp_path: Path) -> None:
         v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update.op)
         hub.add_signature(inputs=x, outputs=tf.identity(update))
 
-    spec = hub.create_module_spec(module_fn)
-    with tf.Graph().as_default():
-        module = hub.Module(spec)
-        with v1.Session() as session:
-            session.run(v1.global_variables_initializer())
-            module.export(str(tmp_path / "m"), session)
+    path = hub_fixture.export_module(hub.create_module_spec(module_fn), tmp_path / "m")
     with pytest.raises(ModelFormatError, match="ScatterUpdate"):
-        load_reusable(tmp_path / "m")
+        load_reusable(path)

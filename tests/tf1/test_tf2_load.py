@@ -11,23 +11,16 @@ import pytest
 import tensorflow as tf
 
 import tfhub
-from tf1.hub_fixture import WORDS, X, dense_reference, sparse_words, words_reference
+from tf1.hub_fixture import VARIABLES, WORDS, X, dense_reference, words_inputs, words_reference
 
 
 def test_load_gives_the_inference_variant(hub_module: Path) -> None:
     loaded = tfhub.load(str(hub_module))
     assert sorted(loaded.signatures) == ["default", "words"]
-    assert sorted(v.name for v in loaded.variables) == [
-        "bn/moving_mean:0", "dense/bias:0", "dense/kernel:0", "embeddings:0",
-    ]  # fmt: skip
+    assert sorted(v.name for v in loaded.variables) == VARIABLES
     outputs = loaded.signatures["default"](x=tf.constant(X))
     np.testing.assert_allclose(outputs["default"].numpy(), dense_reference(X), rtol=1e-6)
-    words = sparse_words(WORDS)
-    result = loaded.signatures["words"](
-        words_indices=tf.constant(words.indices, tf.int64),
-        words_values=tf.constant(words.values),
-        words_dense_shape=tf.constant(words.dense_shape, tf.int64),
-    )
+    result = loaded.signatures["words"](**words_inputs(WORDS))
     np.testing.assert_allclose(result["default"].numpy(), words_reference(WORDS))
     assert result["ids"].values.numpy().tolist() == [0, 2, 3, 1, 1, 0]
 

@@ -68,13 +68,28 @@ def _summarise(meta_graph: memoryview) -> MetaGraphSummary:
     return MetaGraphSummary(frozenset(tags), tuple(sorted(signatures)), has_objects)
 
 
+def read_model_file(path: str) -> bytes:
+    """The bytes of one of a model's files (``saved_model.pb``, ``tfhub_module.pb``).
+
+    Raises:
+        ModelFormatError: the file cannot be read (the message names it and says why).
+
+    Example:
+        >>> read_model_file("/nothing/x.pb")
+        Traceback (most recent call last):
+        ...
+        tfhub.errors.ModelFormatError: Cannot read /nothing/x.pb: No such file or directory.
+    """
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ModelFormatError(f"Cannot read {path}: {e.strerror}.") from e
+
+
 def read_meta_graphs(saved_model_pb: str) -> tuple[MetaGraphSummary, ...]:
     """Summaries of every MetaGraph in a ``saved_model.pb`` file."""
-    try:
-        with open(saved_model_pb, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelFormatError(f"Cannot read {saved_model_pb}: {e.strerror}.") from e
+    data = read_model_file(saved_model_pb)
     try:
         return tuple(_summarise(message(v)) for n, v in fields(data) if n == 2)
     except ModelFormatError as e:

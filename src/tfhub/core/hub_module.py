@@ -29,6 +29,7 @@ import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from tfhub.core.formats import read_model_file
 from tfhub.core.wire import Value, fields, message, text
 from tfhub.errors import ModelFormatError, ModelNotFoundError, ModuleLookupError
 
@@ -445,14 +446,6 @@ def parse_hub_module(
     return HubModule(path, version, features, variants)
 
 
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise ModelFormatError(f"Cannot read {path}: {e.strerror}.") from e
-
-
 def read_hub_module(path: str | os.PathLike[str]) -> HubModule:
     """Reads the metadata of the TF1 Hub module in a local directory.
 
@@ -474,7 +467,8 @@ def read_hub_module(path: str | os.PathLike[str]) -> HubModule:
             f"{root} is not a TF1 Hub module: it has no {MODULE_DEF_PB}. "
             "Load TF2 SavedModels with tfhub.load()."
         )
-    return parse_hub_module(_read(module_def), _read(os.path.join(root, SAVED_MODEL_PB)), root)
+    saved_model = os.path.join(root, SAVED_MODEL_PB)
+    return parse_hub_module(read_model_file(module_def), read_model_file(saved_model), root)
 
 
 def asset_path(module_dir: str, filename: str) -> str:

@@ -84,15 +84,7 @@ def inspect_path(model_dir: str | os.PathLike[str], handle: str | None = None) -
         tfhub_version=__version__,
         handle=handle,
         path=path,
-        format=contents.format,
-        tensorflow_version=contents.tensorflow_version,
-        keras=contents.keras,
-        graph_variants=contents.graph_variants,
-        reusable=contents.reusable,
-        variables=contents.variables,
-        assets=contents.assets,
-        attachments=contents.attachments,
-        image=contents.image,
         scan=scan_model(path),
+        **contents.field_values(),
     )
     return with_compatibility(report)

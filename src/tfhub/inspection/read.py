@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from tfhub.core import formats
 from tfhub.core.hub_module import (
@@ -35,8 +34,7 @@ from tfhub.inspection.report import (
     FileInfo,
     GraphVariantInfo,
     ImageInfo,
-    KerasInfo,
-    ReusableInfo,
+    ModelContents,
     SignatureInfo,
     TensorInfo,
     VariableInfo,
@@ -46,21 +44,6 @@ from tfhub.inspection.report import (
 KERAS_METADATA_PB = "keras_metadata.pb"
 IMAGE_MODULE_INFO_KEY = "image_module_info"
 _INIT_OP_SIGNATURE = "__saved_model_init_op"  # the SavedModel's initializer, not an API
-
-
-@dataclass(frozen=True)
-class ModelContents:
-    """Everything read from the files (the report without the scan and the table)."""
-
-    format: str
-    tensorflow_version: str | None
-    keras: KerasInfo | None
-    graph_variants: tuple[GraphVariantInfo, ...]
-    reusable: ReusableInfo | None
-    variables: VariablesInfo
-    assets: tuple[FileInfo, ...]
-    attachments: tuple[AttachmentInfo, ...]
-    image: ImageInfo | None
 
 
 def read_model(path: str | os.PathLike[str]) -> ModelContents:
@@ -73,7 +56,7 @@ def read_model(path: str | os.PathLike[str]) -> ModelContents:
     """
     root = os.fspath(path)
     kind = formats.detect_format(root).kind
-    data = _read(os.path.join(root, formats.SAVED_MODEL_PB))
+    data = formats.read_model_file(os.path.join(root, formats.SAVED_MODEL_PB))
     try:
         return _contents(root, kind, data)
     except (ModelFormatError, TypeError, ValueError, KeyError, IndexError) as e:
@@ -108,21 +91,14 @@ def _contents(root: str, kind: str, data: bytes) -> ModelContents:
     )
 
 
-def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise ModelFormatError(f"Cannot read {path}: {e.strerror}.") from e
-
-
 def _variants(
     root: str, kind: str, data: bytes, blobs: list[memoryview]
 ) -> tuple[GraphVariant, ...]:
     """The graph variants; a TF1 Hub module's (inference first) after checking its
     ``tfhub_module.pb``."""
     if kind == formats.TF1_HUB_MODULE:
-        module = parse_hub_module(_read(os.path.join(root, MODULE_DEF_PB)), data, root)
+        module_def = formats.read_model_file(os.path.join(root, MODULE_DEF_PB))
+        module = parse_hub_module(module_def, data, root)
         return tuple(module.variant(tags) for tags in module.tags)
     return tuple(parse_meta_graph(blob) for blob in blobs)
 

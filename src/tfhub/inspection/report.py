@@ -220,13 +220,20 @@ MODES = ("tf1_compat", "tf2_tf_keras", "keras3")
 
 
 @dataclass(frozen=True)
-class InspectReport(_Json):
-    """Everything ``tfhub inspect`` reports about a model (see the README for each field)."""
+class _ReportHead(_Json):
+    """Which report, by which tfhub, of which model: the first fields of a report."""
 
     schema: str
     tfhub_version: str
     handle: str | None
     path: str
+
+
+@dataclass(frozen=True)
+class ModelContents(_Json):
+    """What the model's files say (``tfhub.inspection.read.read_model``): the report
+    without its head, the scan and the compatibility table."""
+
     format: str
     tensorflow_version: str | None
     keras: KerasInfo | None
@@ -236,6 +243,21 @@ class InspectReport(_Json):
     assets: tuple[FileInfo, ...]
     attachments: tuple[AttachmentInfo, ...]
     image: ImageInfo | None
+
+    def field_values(self) -> dict[str, Any]:
+        """The fields by name (not converted, unlike :meth:`to_dict`)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True)
+class InspectReport(ModelContents, _ReportHead):
+    """Everything ``tfhub inspect`` reports about a model (see the README for each field).
+
+    The fields, in this order (a dataclass lays out its bases' fields from the last base):
+    ``schema``, ``tfhub_version``, ``handle``, ``path``, the :class:`ModelContents`,
+    ``scan``, ``compatibility``.
+    """
+
     scan: ScanResult
     compatibility: CompatTable | None = None
 

@@ -165,5 +165,5 @@ def create_app(
 
 
 def app_from_env() -> FastAPI:
-    """The app for settings from the environment (``uvicorn --factory``, ``--workers N``)."""
+    """The app for settings from the environment (the factory ``tfhub serve`` gives Granian)."""
     return create_app(ServerSettings.from_env())

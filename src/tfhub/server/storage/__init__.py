@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Iterator
 from typing import Protocol
@@ -82,6 +83,31 @@ def check_key(key: str) -> str:
     if any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"invalid storage key {key!r}")
     return key
+
+
+def put_tree(store: Storage, prefix: str, source_dir: str, *, move: bool = False) -> int:
+    """:meth:`Storage.put_tree` in terms of ``store.put_file``: every file below
+    ``source_dir`` (each directory's in name order) to ``prefix/<relative path>``. Links
+    are not stored (the archives keep them). Returns how many files were stored.
+
+    >>> import pathlib, tempfile
+    >>> src = pathlib.Path(tempfile.mkdtemp()); (src / "variables").mkdir()
+    >>> for name in ("saved_model.pb", "variables/variables.index"):
+    ...     _ = (src / name).write_bytes(b"x")
+    >>> store = open_storage(tempfile.mkdtemp())
+    >>> put_tree(store, "objects/m", str(src)), store.list_prefixes("objects/m")
+    (2, ['saved_model.pb', 'variables'])
+    """
+    count = 0
+    for dirpath, _dirs, files in os.walk(source_dir):
+        for name in sorted(files):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                continue
+            rel = os.path.relpath(full, source_dir).replace(os.sep, "/")
+            store.put_file(f"{prefix}/{rel}", full, move=move)
+            count += 1
+    return count
 
 
 def open_storage(url: str, backends: dict[str, str] | None = None) -> Storage:

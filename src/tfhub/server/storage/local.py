@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tfhub.server.storage import check_key
+from tfhub.server.storage import check_key, put_tree
 
 
 class LocalStorage:
@@ -60,16 +60,7 @@ class LocalStorage:
             raise
 
     def put_tree(self, prefix: str, source_dir: str, *, move: bool = False) -> int:
-        count = 0
-        for dirpath, _dirs, files in os.walk(source_dir):
-            for name in sorted(files):
-                full = os.path.join(dirpath, name)
-                if os.path.islink(full):
-                    continue  # links are not stored; the archives keep them
-                rel = os.path.relpath(full, source_dir).replace(os.sep, "/")
-                self.put_file(f"{prefix}/{rel}", full, move=move)
-                count += 1
-        return count
+        return put_tree(self, prefix, source_dir, move=move)
 
     def size(self, key: str) -> int:
         return os.stat(self.path(key)).st_size

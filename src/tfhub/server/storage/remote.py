@@ -15,11 +15,10 @@ Example:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
-from tfhub.server.storage import check_key
+from tfhub.server.storage import check_key, put_tree
 
 _GET_BYTES = 8 << 20
 """Bytes per ranged GET when streaming an object."""
@@ -46,16 +45,7 @@ class FsspecStorage:
         self.fs.put_file(source, self.path(key))
 
     def put_tree(self, prefix: str, source_dir: str, *, move: bool = False) -> int:
-        count = 0
-        for dirpath, _dirs, files in os.walk(source_dir):
-            for name in sorted(files):
-                full = os.path.join(dirpath, name)
-                if os.path.islink(full):
-                    continue
-                rel = os.path.relpath(full, source_dir).replace(os.sep, "/")
-                self.put_file(f"{prefix}/{rel}", full)
-                count += 1
-        return count
+        return put_tree(self, prefix, source_dir, move=move)  # put_file never moves
 
     def size(self, key: str) -> int:
         return int(self.fs.size(self.path(key)))

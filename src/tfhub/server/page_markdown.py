@@ -1,0 +1,84 @@
+"""A published README as safe HTML for a model page.
+
+READMEs come from publishers and are untrusted. Raw HTML is shown as text, never passed
+through; links must be ``http``, ``https``, ``mailto`` or relative (anything else stays
+plain text); links get ``rel="nofollow noopener noreferrer"``; images other than inline
+``data:image/...`` become links (the page loads nothing from other origins, and its
+Content-Security-Policy would block them anyway); headings move two levels down, so the
+README's ``# Title`` sits under the page's own ``<h1>`` and ``<h2>``.
+
+Example:
+    >>> print(render_readme("# Encoder\\n\\n<b>hi</b> [x](javascript:alert(1))"), end="")
+    <h3>Encoder</h3>
+    <p>&lt;b&gt;hi&lt;/b&gt; [x](javascript:alert(1))</p>
+    >>> render_readme("![logo](https://e.org/l.png)")
+    '<p><a href="https://e.org/l.png" rel="nofollow noopener noreferrer">image: logo</a></p>\\n'
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_INLINE_IMAGE = re.compile(r"^data:image/(?:png|gif|jpeg|webp);", re.IGNORECASE)
+REL = "nofollow noopener noreferrer"
+HEADING_SHIFT = 2
+"""README headings sit under the page's ``<h1>`` and its "Overview" ``<h2>``."""
+
+
+def safe_link(url: str) -> bool:
+    """Whether a README may link to ``url``: http(s), mailto, or a relative reference.
+
+    >>> [safe_link(u) for u in ("https://a.b", "#usage", "JavaScript:x", " data:x", "//e.org")]
+    [True, True, False, False, True]
+    """
+    cleaned = "".join(ch for ch in url if ch >= " " and ch != "\x7f").strip()
+    match = _SCHEME.match(cleaned)
+    if match is None:
+        return True
+    return match.group(1).lower() in _SAFE_SCHEMES or bool(_INLINE_IMAGE.match(cleaned))
+
+
+def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("rel", REL)
+    html: str = self.renderToken(tokens, idx, options, env)
+    return html
+
+
+def _image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    src = str(token.attrGet("src") or "")
+    if _INLINE_IMAGE.match(src):
+        return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}">'
+    label = f"image: {alt}" if alt else "image"
+    return f'<a href="{escapeHtml(src)}" rel="{REL}">{escapeHtml(label)}</a>'
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable("table")
+    md.validateLink = safe_link  # type: ignore[method-assign]
+    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("image", _image)
+    return md
+
+
+def render_readme(markdown: str) -> str:
+    """``markdown`` as HTML that is safe to put in a page (see the module docstring)."""
+    md = _parser()
+    tokens = md.parse(markdown)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + HEADING_SHIFT, 6)}"
+    html: str = md.renderer.render(tokens, md.options, {})
+    return html
