@@ -109,3 +109,38 @@ def test_console_script_and_module_entry_points(handle: str) -> None:
         [sys.executable, "-m", "tfhub", "--version"], capture_output=True, text=True, timeout=60
     )
     assert version.returncode == 0 and version.stdout.startswith("tfhub, version ")
+
+
+def _tfhub(*args: str) -> subprocess.CompletedProcess[str]:
+    """A real ``python -m tfhub`` process (its logging is configured as a user's would be)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tfhub", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_logs_show_tfhubs_progress_with_units_but_not_other_libraries_info(
+    handle: str, server: HubTestServer
+) -> None:
+    server.add("/models/other/1", Route(model_archive("gz")))
+    size = len(model_archive("gz"))
+    proc = _tfhub("download", handle)
+    assert proc.returncode == 0, proc.stderr
+    # tfhub's own INFO lines, with a size in sensible units (it used to be "(0.0 MB)")
+    shown = f"{size / 1e3:.1f} KB" if size >= 1000 else f"{size} B"
+    assert f"Downloading {handle} ({shown})" in proc.stderr
+    assert f"Downloaded {handle}: {shown} in " in proc.stderr
+    assert "0.0 MB" not in proc.stderr
+    assert "HTTP Request" not in proc.stderr  # httpx's INFO line for every request
+    verbose = _tfhub("-v", "download", server.url("/models/other/1"))
+    assert verbose.returncode == 0, verbose.stderr
+    assert "HTTP Request: GET http://127.0.0.1:" in verbose.stderr
+    assert "Downloading http://127.0.0.1:" in verbose.stderr
+    quiet = _tfhub("-q", "cache", "ls")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    both = _tfhub("-q", "-v", "cache", "ls")
+    assert both.returncode == 2 and "either -q/--quiet or -v/--verbose" in both.stderr
+
+
+def test_prune_help_names_days() -> None:
+    code, out, _ = run("cache", "prune", "--help")
+    assert code == 0 and "--older-than DAYS" in out and "FLOAT" not in out

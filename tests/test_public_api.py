@@ -16,7 +16,8 @@ EXPORTED = {
     "Cache", "CacheError", "CacheLockTimeoutError", "ConfigError", "ConvertError",
     "CorruptCacheError",
     "DownloadError", "ExportError", "GraphModeError", "Handle", "HandleError", "Hub",
-    "HubError", "ImageModuleInfo", "IntegrityError", "KerasLayer", "MissingDependencyError",
+    "HubError", "ImageModuleInfo", "IntegrityError", "KerasLayer", "LayerConfigError",
+    "MissingDependencyError",
     "MissingOpError", "ModelFormatError", "ModelNotFoundError", "Module", "ModuleCallError",
     "ModuleDefinitionError", "ModuleLookupError", "ModuleSpec", "NotAnArchiveError",
     "OfflineError", "ServerError", "UnsafeArchiveError", "UnsafeModelError", "__version__",
@@ -43,6 +44,7 @@ def test_errors_form_one_tree_with_builtin_bases() -> None:
     assert issubclass(tfhub.OfflineError, ConnectionError)
     assert issubclass(tfhub.MissingDependencyError, ImportError)
     assert issubclass(tfhub.CacheLockTimeoutError, TimeoutError)
+    assert issubclass(tfhub.LayerConfigError, ValueError)
 
 
 def _imports_after(code: str) -> set[str]:

@@ -27,7 +27,9 @@ matching builtin, so ``except FileNotFoundError`` still catches a missing model:
     ├── ServerError                           a hub server request failed (status, code)
     ├── ConvertError (ValueError)             a TF1 Hub module cannot be converted to TF2, or
     │                                         the result does not compute what it computes
-    └── UnsafeModelError (ValueError)         TFHUB_SCAN=block refused a model with risky ops
+    ├── UnsafeModelError (ValueError)         TFHUB_SCAN=block refused a model with risky ops
+    └── LayerConfigError (ValueError)         KerasLayer arguments that do not fit the model
+                                              (no such signature or output key, ...)
 
 Example:
     >>> import tfhub
@@ -52,6 +54,7 @@ __all__ = [
     "HandleError",
     "HubError",
     "IntegrityError",
+    "LayerConfigError",
     "MissingDependencyError",
     "MissingOpError",
     "ModelFormatError",
@@ -184,3 +187,13 @@ class ConvertError(HubError, ValueError):
 class UnsafeModelError(HubError, ValueError):
     """``TFHUB_SCAN=block`` refused to load a model from a remote handle: the risky-op scan
     found high-severity operations in it (writing files, running Python, ...)."""
+
+
+class LayerConfigError(HubError, ValueError):
+    """The ``KerasLayer`` arguments do not fit the model: no such signature or output key,
+    ``output_key`` and ``signature_outputs_as_dict`` both or neither set with a signature,
+    an ``output_shape`` that does not match, ``trainable=True`` through a signature, ...
+
+    >>> issubclass(LayerConfigError, ValueError)
+    True
+    """

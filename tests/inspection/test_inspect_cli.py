@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from support.server import HubTestServer, Route
 from tfhub.cli.main import cli
 from tfhub.core.pack import pack_archive
 from tfhub.inspection import inspect_path
+from tfhub.inspection.render import render
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -42,7 +44,13 @@ def test_human_report_of_a_tf1_hub_module(models: Any) -> None:
     assert lines[table + 1].split() == ["load", "yes", "yes", "yes"]
     call = f"layer = tfhub.KerasLayer({str(models.hub_module)!r}, trainable=True)"
     assert call in " ".join(out.split())  # calls may wrap (inside their parentheses)
-    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert all(_fits(line) for line in lines), max(lines, key=len)
+
+
+def _fits(line: str) -> bool:
+    """At most 100 columns, unless one word too long to fit runs past them (words are never
+    split: paths, URLs and calls must paste)."""
+    return len(line) <= 100 or line.index(line.split()[-1]) <= 14
 
 
 def test_human_report_of_a_keras3_export(models: Any) -> None:
@@ -134,3 +142,31 @@ def test_human_report_shows_op_libraries_and_risky_ops(risky: Any) -> None:
     assert code == 0
     libraries = next(line for line in out.splitlines() if line.startswith("op libraries"))
     assert libraries.split()[2] == "tensorflow-text:"
+
+
+def test_long_handles_and_calls_are_never_split(models: Any) -> None:
+    """A URL longer than a line stays whole in every line that names it, so each proposed
+    call still pastes (textwrap used to cut it at the right margin)."""
+    url = "https://models.example.com/" + "very-long-publisher-name/" * 4 + "encoder/1"
+    report = inspect_path(models.reusable, handle=url)
+    out = render(report)
+    lines = out.splitlines()
+    assert len(url) > 100 and all(_fits(line) for line in lines)
+    named = [line for line in lines if "models.example.com" in line]
+    assert len(named) >= 7 and all(url in line for line in named)  # handle + 6 calls
+
+
+def test_a_damaged_model_says_so_and_nothing_loads(models: Any, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(models.reusable, tmp_path / "novars"))
+    shutil.rmtree(copy / "variables")
+    code, out, _ = run("inspect", str(copy))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[2].startswith("problem       The model is damaged: saved_model.pb declares 4")
+    assert "the variables/ directory is missing" in " ".join(out.split())
+    assert next(x for x in lines if x.startswith("variables")).endswith("; no checkpoint files")
+    table = lines.index(next(line for line in lines if line.startswith("compatibility")))
+    assert lines[table + 1].split() == ["load", "no", "no", "no"]
+    assert lines[table + 2].split() == ["fine-tune", "no", "no", "no"]
+    assert lines[table + 3].split() == ["create", "yes", "yes", "yes"]
+    assert "      (the model is damaged and cannot load as it is: see the notes)" in lines

@@ -359,3 +359,55 @@ def test_models_needing_op_libraries_or_with_risky_ops(risky: Any) -> None:
     assert reads and all(f.severity == "medium" for f in reads)
     assert any("graph_def" in f.location for f in reads)  # found inside the nested graph
     assert embedded.scan.high() == ()
+
+
+@pytest.mark.parametrize("name", ["reusable", "hub_module", "tf1_saved_model"])
+def test_a_model_without_its_checkpoint_is_reported_damaged(
+    models: Any, tmp_path: Path, name: str, schema_check: Callable[..., Any]
+) -> None:
+    """``cp -r model copy; rm -rf copy/variables``: the variables are declared (object graph
+    or collections) but nothing holds their values; nothing loads, and the report says so."""
+    copy = Path(shutil.copytree(getattr(models, name), tmp_path / name))
+    shutil.rmtree(copy / "variables")
+    report = tfhub.inspect(copy)
+    [problem] = report.problems
+    count = report.variables.count
+    assert count > 0 and report.variables.checkpoint_files == 0
+    assert problem == (
+        f"The model is damaged: saved_model.pb declares {count} variables but there is no "
+        "checkpoint to restore them from: the variables/ directory is missing. Copy or "
+        "download the model again, with all of its variables/ directory."
+    )
+    table = report.compatibility
+    assert table is not None and table.notes[0] == problem
+    for row in (table.load, table.fine_tune):
+        for cell in (row.tf1_compat, row.tf2_tf_keras, row.keras3):
+            assert not cell.works and "damaged" in cell.note and cell.call
+    intact = inspect_path(getattr(models, name), handle=str(copy))
+    assert intact.compatibility is not None and table.create == intact.compatibility.create
+    doc = json.loads(report.to_json())
+    assert doc["problems"] == [problem] and schema_check(doc) == []
+    assert InspectReport.from_json(report.to_json()) == report
+
+
+def test_intact_models_have_no_problems_and_older_reports_read_without_them(
+    models: Any, schema_check: Callable[..., Any]
+) -> None:
+    report = tfhub.inspect(models.hub_module)
+    assert report.problems == ()
+    doc = report.to_dict()
+    del doc["problems"]  # a report stored by a tfhub from before the field
+    assert schema_check(doc) == []
+    assert InspectReport.from_dict(doc) == report
+    with pytest.raises(tfhub.ModelFormatError, match="lacks scan"):
+        InspectReport.from_dict({k: v for k, v in doc.items() if k != "scan"})
+
+
+def test_a_missing_checkpoint_shard_is_named(models: Any, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(models.reusable, tmp_path / "m"))
+    data = copy / "variables" / "variables.data-00000-of-00001"
+    data.rename(copy / "variables" / "variables.data-00001-of-00002")
+    [problem] = tfhub.inspect(copy).problems
+    assert "the checkpoint is incomplete: variables/variables.data-00000-of-00002 is missing" in (
+        problem
+    )

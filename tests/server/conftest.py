@@ -4,6 +4,10 @@ started once, and a hub served by uvicorn on 127.0.0.1 for each test module and 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +53,38 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     for name in ("tf2_v1", "tf2_v2", "tf1"):
         pack_archive(root / name, found.archive(name))
     return found
+
+
+KERAS3_EXPORT = textwrap.dedent(
+    """
+    import sys
+    import keras
+
+    inputs = keras.Input(shape=(3,), name="features")
+    dense = keras.layers.Dense(
+        2, name="dense", kernel_initializer="ones",
+        bias_initializer=keras.initializers.Constant(0.5),
+    )
+    keras.Model(inputs, dense(inputs)).export(sys.argv[1], verbose=False)
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def keras3_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .tar.gz of a Keras 3 ``model.export()`` SavedModel: signatures ``serve`` and
+    ``serving_default`` (``features`` float32 [?, 3] -> ``output_0`` = sum(x) + 0.5, twice),
+    no ``__call__``. Built in a child process (Keras is imported there only)."""
+    from tfhub.core.pack import pack_archive
+
+    path = tmp_path_factory.mktemp("keras3") / "export"
+    proc = subprocess.run(
+        [sys.executable, "-c", KERAS3_EXPORT, str(path)],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(pack_archive(path, path.with_suffix(".tar.gz")))
 
 
 @pytest.fixture(scope="session")

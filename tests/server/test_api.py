@@ -4,6 +4,7 @@ snippets, safe README HTML, and the OpenAPI document."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,17 +17,22 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
-def catalog(hub: Hub, models: Models) -> None:
+def catalog(hub: Hub, models: Models, keras3_export: Path) -> None:
     vision, text = hub.token("vision"), hub.token("text-lab")
-    readme = "# Legacy\n\nAn old <b>module</b>.\n\n<script>alert(1)</script>"
+    readme = (
+        "# Legacy\n\nAn old <b>module</b>.\n\n<script>alert(1)</script>\n\n"
+        "[docs](https://example.org/docs) ![logo](https://tracker.example/l.png)"
+    )
     resnet = {"description": "Image features 50% faster", "tags": "image,features"}
     for archive, name, token, fields in (
-        ("tf2_v1", "vision/resnet", vision, resnet),
-        ("tf2_v2", "vision/resnet", vision, {}),
-        ("tf1", "vision/legacy", vision, {"readme": readme, "tags": "image"}),
-        ("tf2_v1", "text-lab/encoder", text, {"description": "Sentence encoder", "tags": "text"}),
-    ):
-        response = hub.publish(models.archive(archive), name, token, **fields)
+        (models.archive("tf2_v1"), "vision/resnet", vision, resnet),
+        (models.archive("tf2_v2"), "vision/resnet", vision, {}),
+        (models.archive("tf1"), "vision/legacy", vision, {"readme": readme, "tags": "image"}),
+        (models.archive("tf2_v1"), "text-lab/encoder", text,
+         {"description": "Sentence encoder", "tags": "text"}),
+        (keras3_export, "text-lab/classifier", text, {"description": "Keras 3 export"}),
+    ):  # fmt: skip
+        response = hub.publish(archive, name, token, **fields)
         assert response.status_code == 201, response.text
 
 
@@ -41,18 +47,27 @@ def names(response: httpx.Response) -> list[str]:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({}, ["text-lab/encoder", "vision/legacy", "vision/resnet"]),
+        ({}, ["text-lab/classifier", "text-lab/encoder", "vision/legacy", "vision/resnet"]),
         ({"q": "vision"}, ["vision/legacy", "vision/resnet"]),  # publisher
         ({"q": "ENCODER"}, ["text-lab/encoder"]),  # name, any case
         ({"q": "sentence"}, ["text-lab/encoder"]),  # description
         ({"q": "image features"}, ["vision/resnet"]),  # every word must match
         ({"q": "hub-module"}, ["vision/legacy"]),  # format
+        ({"q": "keras-saved"}, ["text-lab/classifier"]),  # the format tfhub inspect names
+        ({"q": "tf2-saved-model lab"}, ["text-lab/classifier", "text-lab/encoder"]),
         ({"q": "50%"}, ["vision/resnet"]),  # % is a character, not a wildcard
         ({"q": "%"}, ["vision/resnet"]),
         ({"q": "_"}, []),
         ({"publisher": "vision"}, ["vision/legacy", "vision/resnet"]),
         ({"format": "tf1"}, ["vision/legacy"]),
-        ({"format": "tf2-saved-model"}, ["text-lab/encoder", "vision/resnet"]),
+        # A Keras SavedModel is a TF2 SavedModel: found by tf2-saved-model and its prefixes
+        (
+            {"format": "tf2-saved-model"},
+            ["text-lab/classifier", "text-lab/encoder", "vision/resnet"],
+        ),
+        ({"format": "tf2"}, ["text-lab/classifier", "text-lab/encoder", "vision/resnet"]),
+        ({"format": "keras"}, ["text-lab/classifier"]),
+        ({"format": "keras-saved-model"}, ["text-lab/classifier"]),
         ({"tag": "image"}, ["vision/legacy", "vision/resnet"]),
         ({"tag": "ima"}, []),  # tags match exactly
         ({"q": "nothing-like-this"}, []),
@@ -66,11 +81,11 @@ def test_search(hub: Hub, catalog: None, params: dict[str, str], expected: list[
 
 
 def test_search_pages(hub: Hub, catalog: None) -> None:
-    first, second = (api(hub, "/models", per_page=2, page=p).json() for p in (1, 2))
-    assert first["total"] == second["total"] == 3
-    assert len(first["models"]) == 2 and len(second["models"]) == 1
+    first, second = (api(hub, "/models", per_page=3, page=p).json() for p in (1, 2))
+    assert first["total"] == second["total"] == 4
+    assert len(first["models"]) == 3 and len(second["models"]) == 1
     seen = {m["name"] for m in first["models"] + second["models"]}
-    assert seen == {"resnet", "legacy", "encoder"}
+    assert seen == {"resnet", "legacy", "encoder", "classifier"}
     for bad in ({"per_page": 0}, {"per_page": 101}, {"page": 0}, {"page": "x"}):
         response = api(hub, "/models", **bad)
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
@@ -78,7 +93,7 @@ def test_search_pages(hub: Hub, catalog: None) -> None:
 
 def test_publishers(hub: Hub, catalog: None) -> None:
     listed = {p["name"]: p["models"] for p in api(hub, "/publishers").json()["publishers"]}
-    assert listed == {"text-lab": 1, "vision": 2}
+    assert listed == {"text-lab": 2, "vision": 2}
     vision = api(hub, "/publishers/vision").json()
     assert [m["name"] for m in vision["models"]] == ["legacy", "resnet"]
     assert api(hub, "/publishers/nobody").status_code == 404
@@ -111,18 +126,45 @@ def test_version_detail(hub: Hub, catalog: None) -> None:
     calls = str(detail["inspection"]["compatibility"])  # its calls name the hub URL
     assert f"{hub.url}/vision/resnet/1" in calls and "tfhub-publish" not in calls
     assert detail["inspection"]["path"] == ""  # not the server's scratch folder
-    assert f'hub.load("{hub.url}/vision/resnet/1")' in detail["snippets"]["tf2"]
-    assert "hub.KerasLayer(" in detail["snippets"]["keras3"]
-    assert "disable_v2_behavior" in detail["snippets"]["tf1_compat"]
+    handle = f"'{hub.url}/vision/resnet/1'"
+    snippets = detail["snippets"]
+    assert f"tfhub.load({handle})" in snippets["tf2"] and f"hub.load({handle})" in snippets["tf2"]
+    assert "outputs = model(inputs)" in snippets["tf2"]  # it has a __call__
+    assert f"tfhub.KerasLayer({handle})" in snippets["keras3"]
+    assert "disable_v2_behavior" in snippets["tf1_compat"]
     module = api(hub, "/models/vision/legacy/versions/1").json()
     assert module["format"] == "tf1-hub-module"
-    assert 'signature="default"' in module["snippets"]["keras3"]
-    assert "hub.Module(" in module["snippets"]["tf1_compat"]
+    assert "model.signatures['default'](**inputs)" in module["snippets"]["tf2"]
+    assert "signature='default', as_dict=True" in module["snippets"]["tf1_compat"]
+    assert f"hub.Module('{hub.url}/vision/legacy/1')" in module["snippets"]["tf1_compat"]
+
+
+def test_a_keras3_export_has_its_format_and_snippets_that_fit(hub: Hub, catalog: None) -> None:
+    """Keras 3 ``model.export()`` writes no ``__call__``: the snippets call its signature."""
+    detail = api(hub, "/models/text-lab/classifier/versions/1").json()
+    assert detail["format"] == detail["inspection"]["format"] == "keras-saved-model"
+    model = api(hub, "/models/text-lab/classifier").json()
+    assert model["format"] == model["versions"][0]["format"] == "keras-saved-model"
+    handle = f"'{hub.url}/text-lab/classifier/1'"
+    call = f"tfhub.KerasLayer({handle}, signature='serving_default', output_key='output_0')"
+    assert detail["inspection"]["compatibility"]["load"]["keras3"]["call"] == f"layer = {call}"
+    snippets = detail["snippets"]
+    assert f"layer = {call}" in snippets["keras3"]
+    assert "inputs = {'features': tf.zeros([1, 3], tf.float32)}" in snippets["keras3"]
+    assert "Fine-tuning is not supported here: no __call__" in snippets["keras3"]
+    assert "trainable=False" not in snippets["keras3"]
+    for code in (snippets["tf2"], snippets["tf1_compat"]):
+        assert "outputs = model.signatures['serving_default'](**inputs)" in code
+        assert "model(inputs)" not in code
 
 
 def test_readme_html_never_carries_the_publishers_html(hub: Hub, catalog: None) -> None:
     detail = api(hub, "/models/vision/legacy/versions/1").json()
-    assert "<h1>Legacy</h1>" in detail["readme_html"]
+    assert "<h1>Legacy</h1>" in detail["readme_html"]  # the pages' renderer, headings as written
+    rel = 'rel="nofollow noopener noreferrer"'
+    assert f'<a href="https://example.org/docs" {rel}>docs</a>' in detail["readme_html"]
+    image = f'<a href="https://tracker.example/l.png" {rel}>image: logo</a>'
+    assert image in detail["readme_html"] and "<img" not in detail["readme_html"]
     assert "<script>" not in detail["readme_html"] and "<b>" not in detail["readme_html"]
     assert "&lt;script&gt;" in detail["readme_html"]
     assert detail["description"] == "An old <b>module</b>."  # plain text, escaped by pages

@@ -200,7 +200,7 @@ def test_filter_by_format_and_open_a_tf1_module(page: Any, site: Site) -> None:
     assert variants[:2] == ["Graph variant no tags (inference)", "Graph variant {train}"]
     compat = page.locator("table.compat").inner_text()
     assert f"tfhub.Module('{site.url}/lab/words-module'" in compat
-    assert f'hub.Module("{site.url}/lab/words-module")' in page.inner_text("#snippet-tf1")
+    assert f"hub.Module('{site.url}/lab/words-module')" in page.inner_text("#snippet-tf1")
 
 
 def test_copy_button_copies_the_snippet(page: Any, browser: Any, site: Site) -> None:
@@ -215,7 +215,7 @@ def test_copy_button_copies_the_snippet(page: Any, browser: Any, site: Site) -> 
     )
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.evaluate("document.getElementById('snippet-keras3').textContent")
-    assert f'tfhub.KerasLayer("{site.url}/lab/encoder"' in copied
+    assert f"tfhub.KerasLayer('{site.url}/lab/encoder'" in copied
 
 
 def test_login_form_shows_a_private_model(page: Any, site: Site) -> None:

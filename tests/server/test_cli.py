@@ -4,6 +4,7 @@ the token never printed), ``tfhub server migrate | gc``. ``tfhub serve``: test_s
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -92,3 +93,17 @@ def test_server_migrate_and_gc(hub: Hub) -> None:
         "server", "gc", "--dry-run", *db_args(hub), "--storage", hub.hub.settings.storage_url
     )
     assert code == 0 and "would remove 0" in out
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["serve"], r"--workers INTEGER RANGE\s+Server processes.\s+\[default: 1;"),
+        (["token", "list"], r"--publisher TEXT\s+Only the tokens of this publisher."),
+        (["publisher", "create"], r"--description TEXT\s+One line about the publisher"),
+        (["server", "gc"], r"--older-than HOURS\s+Only leftovers older than HOURS"),
+    ],
+)
+def test_help_describes_every_option(command: list[str], says: str) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0 and re.search(says, out), out

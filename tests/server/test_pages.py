@@ -7,6 +7,7 @@ and the page data shipped inside the package."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html.parser
 import importlib.resources
 import os
@@ -285,7 +286,7 @@ def test_model_page_shows_signatures_sizes_and_compatibility(
 
 def test_model_page_snippets_name_the_page_url(hub: Hub, published: Published) -> None:
     page = dom(get(hub, "/acme/encoder/2"))
-    handle = f'"{hub.url}/acme/encoder/2"'
+    handle = f"'{hub.url}/acme/encoder/2'"
     tf2 = page.one("pre", id="snippet-tf2").text()
     assert f"tfhub.load({handle})" in tf2 and f"hub.load({handle})" in tf2
     assert "import tensorflow_hub as hub" in tf2
@@ -311,8 +312,8 @@ def test_tf1_hub_module_page(hub: Hub, published: Published) -> None:
     assert ["input", "words", "string", "[?, ?]", "sparse"] in words
     assert "Same signatures as the graph variant no tags (inference)." in page.text()
     tf1 = page.one("pre", id="snippet-tf1").text()
-    assert f'hub.Module("{hub.url}/acme/legacy-words/1")' in tf1
-    assert 'signature="default"' in tf1
+    assert f"hub.Module('{hub.url}/acme/legacy-words/1')" in tf1
+    assert "signature='default'" in tf1
     compat = page.one("table", class_="compat").text()
     assert (
         f"tfhub.Module('{hub.url}/acme/legacy-words/1', trainable=True, tags={{'train'}})" in compat
@@ -389,6 +390,34 @@ def test_unknown_and_private_names_are_html_404(hub: Hub, published: Published, 
     assert "No " in page.one("p", class_="lead").text()
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/acme/encoder/abc", 400),  # not a version number
+        ("/acme/encoder/0", 400),
+        ("/a/b/c/d", 404),
+        ("/acme/encoder?tf-hub-format=bogus", 400),
+        ("/vault/secret-encoder?tf-hub-format=compressed", 404),
+    ],
+)
+def test_page_like_urls_answer_browsers_with_html(
+    hub: Hub, published: Published, path: str, status: int
+) -> None:
+    page = get(hub, path, headers=BROWSER)
+    assert page.status_code == status
+    assert dom(page).one("h1").text() == {400: "Bad request", 404: "Not found"}[status]
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    for accept in ("*/*", "application/json", "application/json, text/html;q=0.5"):
+        program = get(hub, path, headers={"Accept": accept})  # programs and clients: JSON
+        assert program.status_code == status
+        assert program.json()["error"]["message"] in dom(page).one("p", class_="lead").text()
+    api = get(hub, "/api/v1/models/acme/encoder/versions/abc", headers=BROWSER)
+    assert api.status_code == 400 and api.json()["error"]["code"] == "invalid_version"
+
+
 def test_private_pages_with_the_token_header(hub: Hub, published: Published) -> None:
     headers = {"Authorization": f"Bearer {published.vault}"}
     response = get(hub, "/vault/secret-encoder", headers=headers)
@@ -425,9 +454,17 @@ def test_login_cookie_shows_private_models_until_logout(hub: Hub, published: Pub
         assert page.one("h1").text() == "vault/secret-encoder"
         assert "Token of vault" in page.one("form", class_="account").text()
         assert client.get("/vault").status_code == 200
+        archive_link = page.one("a", download="").attrs["href"]  # the page's archive link
+        archive = client.get(archive_link)
+        assert archive.status_code == 200, archive.text
+        assert archive.headers["etag"] == f'"{hashlib.sha256(archive.content).hexdigest()}"'
+        assert archive.headers["cache-control"] == "private, no-cache"
+        assert client.head(archive_link).status_code == 200
+        assert httpx.get(archive_link, timeout=30).status_code == 404  # no cookie: hidden
         out = client.post("/logout")
         assert out.status_code == 303 and "tfhub_token" not in client.cookies
         assert client.get("/vault/secret-encoder").status_code == 404
+        assert client.get(archive_link).status_code == 404
 
 
 def test_login_refuses_open_redirects_and_other_sites(hub: Hub, published: Published) -> None:
@@ -491,7 +528,7 @@ def test_public_url_is_used_for_handles(hub: Hub, published: Published) -> None:
         page = dom(client.get("/acme/legacy-words"))
     handle = "https://models.example.com/hub/acme/legacy-words"
     assert page.one("input", id="handle-url").attrs["value"] == handle
-    assert f'hub.Module("{handle}")' in page.one("pre", id="snippet-tf1").text()
+    assert f"hub.Module('{handle}')" in page.one("pre", id="snippet-tf1").text()
     assert page.one("link", rel="stylesheet").attrs["href"].startswith("/hub/static/hub.css?v=")
     assert page.one("a", class_="brand").attrs["href"] == "/hub/"
 

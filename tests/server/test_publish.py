@@ -142,7 +142,12 @@ def _members(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
         (_members(link_member("link", "/etc/passwd")), 422, "unsafe_archive", "link"),
         (_members(special_member("dev", tarfile.CHRTYPE)), 422, "unsafe_archive", "device"),
         (tar_bytes([dir_member("./"), file_member("./notes.txt", b"hi")]), 422, "not_a_model",
-         "saved_model.pb"),
+         "the upload to owner/bad has no saved_model.pb (found: notes.txt)"),
+        (tar_bytes([file_member("m/saved_model.pb", b"\x12\x00"),
+                    file_member("m/tfhub_module.pb", b"\x08\x63")]),
+         422, "uninspectable_model", "tfhub_module.pb in the upload has TF1 Hub format version 99"),
+        (tar_bytes([file_member("./saved_model.pb", b"\x12\x02\x0a\xff")]), 422, "not_a_model",
+         "saved_model.pb in the upload to owner/bad is damaged"),
         (b"<html>not an archive</html>", 400, "not_an_archive", "not a model archive"),
         (_members(file_member("./variables/v", NOISE))[:-300], 400, "damaged_archive", "damaged"),
     ],
@@ -159,7 +164,31 @@ def test_bad_archives_are_refused_and_leave_nothing(
     r = hub.publish(archive, "owner/bad", token)
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code
-    assert says in r.json()["error"]["message"]
+    message = r.json()["error"]["message"]
+    assert says in message
+    work = hub.hub.settings.work_dir
+    assert work is not None and work not in message and "tfhub-publish" not in message
+
+
+def test_a_model_the_inspector_fails_on_is_refused(
+    hub: Hub, models: Models, token: str, unchanged: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails closed: no version is published without its report and risky-op scan. (A bug
+    of the inspector is a fault no real model causes on purpose: it is injected here.)"""
+    import tfhub.inspection
+
+    def broken(path: object, handle: object = None) -> None:
+        raise RecursionError(f"too deep in {path}")
+
+    monkeypatch.setattr(tfhub.inspection, "inspect_path", broken)
+    r = hub.publish(models.archive("tf2_v1"), "owner/uninspected", token)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "uninspectable_model"
+    assert error["message"].startswith("Cannot inspect the upload to owner/uninspected: the ")
+    assert "RecursionError" in error["message"] and "too deep" not in error["message"]
+    with hub.client() as client:
+        assert client.get("/api/v1/models/owner/uninspected").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,8 @@ TensorFlow."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 
 import tfhub
 from server.conftest import Models
-from server.hubtest import serve_process
+from server.hubtest import serve_process, tfhub_command
 from support.compat import run_compat_script
 
 pytestmark = pytest.mark.timeout(300)
@@ -25,8 +27,21 @@ def test_serve_runs_a_hub_and_says_how_to_use_it(tmp_path: Path) -> None:
         spec = httpx.get(f"{served.url}/api/v1/openapi.json").json()
         assert "/api/v1/models/{publisher}/{model}/versions" in spec["paths"]
         assert httpx.get(f"{served.url}/").status_code == 200
-    output = served.output()
+        output = served.output()
+        # The printed command puts the token in this hub's database (--data-dir repeated).
+        line = next(x for x in output.splitlines() if "tfhub token create" in x)
+        command = shlex.split(line.split("publish:", 1)[1].split("   then")[0])
+        assert command[-2:] == ["--data-dir", str(tmp_path / "data")]
+        args = [a.replace("NAME", "lab") for a in command[1:]]
+        created = subprocess.run(
+            tfhub_command(*args), capture_output=True, text=True, timeout=60, check=True
+        )
+        token = created.stdout.strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{served.url}/api/v1/publishers/lab", headers=headers).status_code == 200
     assert f"tfhub hub running at {served.url}" in output
+    assert f"pages:    {served.url}/\n" in output
+    assert f"tfhub publish MODEL_DIR NAME/MODEL --server {served.url} --token TOKEN" in output
     assert 'hub.load("' in output
     assert (tmp_path / "data" / "hub.db").is_file()
     assert (tmp_path / "data" / "storage").is_dir()

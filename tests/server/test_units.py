@@ -7,11 +7,12 @@ import httpx
 import pytest
 
 from tfhub.errors import ServerError
+from tfhub.server.accept import wants_zstd
 from tfhub.server.markdown import render, summary
 from tfhub.server.multipart import END, MultipartParser, Part, boundary_of
 from tfhub.server.names import check_name, parse_version
-from tfhub.server.protocol import wants_zstd
 from tfhub.server.ranges import Plan, plan
+from tfhub.server.runner import admin_options
 from tfhub.server.settings import ServerSettings, redact
 
 ETAG = '"' + "ab" * 32 + '"'
@@ -177,7 +178,24 @@ def test_a_content_type_without_boundary_is_refused() -> None:
 def test_readme_rendering_is_safe() -> None:
     html = render("[x](javascript:alert(1)) <img src=x onerror=alert(1)> [ok](https://a.b)")
     assert 'href="javascript' not in html and "<img" not in html
-    assert '<a href="https://a.b">ok</a>' in html
+    assert '<a href="https://a.b" rel="nofollow noopener noreferrer">ok</a>' in html
     assert summary("# Title\n\n```\ncode\n```\n\n- item\n\nThe [first](x) *real* text.") == (
         "The first real text."
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({}, ""),  # the defaults: nothing to repeat
+        ({"data_dir": "/srv/my hub"}, " --data-dir '/srv/my hub'"),
+        ({"database_url": "sqlite:////srv/other.db"}, " --database sqlite:////srv/other.db"),
+        (
+            {"database_url": "postgresql://hub:s3cret@db/hub"},
+            " --database 'postgresql://***@db/hub'",
+        ),
+    ],
+)
+def test_the_banner_names_the_hubs_database(overrides: dict[str, str], expected: str) -> None:
+    settings = ServerSettings.from_env({}, **overrides)
+    assert admin_options(settings) == expected

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tfhub
 from support.models import COUNTING_KERNEL, KERNEL, L2, MOMENTUM, reference_output
 from tfhub.tf.layer_core import HubCallable
 
@@ -210,8 +211,16 @@ def test_signature_with_output_key_or_all_outputs_as_dict(flavour: Any, models: 
 def test_bad_signature_arguments_are_refused_when_building(
     flavour: Any, models: Any, kwargs: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(tfhub.LayerConfigError, match=message):  # also a ValueError
         flavour.layer(models.reusable, **kwargs)
+
+
+def test_layer_config_error_is_in_the_one_tree_and_keeps_its_old_path() -> None:
+    from tfhub.tf import layer_core
+
+    assert layer_core.LayerConfigError is tfhub.LayerConfigError is tfhub.errors.LayerConfigError
+    assert issubclass(tfhub.LayerConfigError, tfhub.HubError)
+    assert issubclass(tfhub.LayerConfigError, ValueError)
 
 
 def test_a_model_without_call_needs_a_signature_and_lists_them(flavour: Any, models: Any) -> None:

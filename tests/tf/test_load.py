@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,41 @@ def test_conventions_check_refuses_tf1_models(tmp_path: Path) -> None:
     _save_tf1_saved_model(tmp_path / "tf1")
     with pytest.raises(tfhub.ModelFormatError, match="not a TF2 SavedModel"):
         tfhub.check_reusable_saved_model(str(tmp_path / "tf1"))
+
+
+def _copy_without(source: Path, target: Path, *missing: str) -> Path:
+    """A copy of the model ``source`` with the files or directories ``missing`` deleted."""
+    shutil.copytree(source, target)
+    for name in missing:
+        path = target / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return target
+
+
+def test_a_missing_checkpoint_is_a_format_error_naming_it(reusable: Path, tmp_path: Path) -> None:
+    """``cp -r model copy; rm -rf copy/variables``: TensorFlow's own error is a raw
+    FileNotFoundError from deep inside; tfhub refuses it before loading, saying why."""
+    copy = _copy_without(reusable, tmp_path / "novars", "variables")
+    with pytest.raises(tfhub.ModelFormatError) as info:
+        tfhub.load(str(copy))
+    message = str(info.value)
+    assert message.startswith(f"{copy} is damaged: saved_model.pb declares 4 variables")
+    assert "the variables/ directory is missing" in message
+    with pytest.raises(tfhub.ModelFormatError, match="variables/ directory is missing"):
+        tfhub.KerasLayer(str(copy))
+    with pytest.raises(FileNotFoundError):  # what TensorFlow says without the check
+        tf.saved_model.load(str(copy))
+
+
+def test_a_missing_checkpoint_shard_is_a_format_error_naming_it(
+    reusable: Path, tmp_path: Path
+) -> None:
+    copy = _copy_without(reusable, tmp_path / "noshard", "variables/variables.data-00000-of-00001")
+    with pytest.raises(
+        tfhub.ModelFormatError,
+        match=r"checkpoint is incomplete: variables/variables\.data-\* is missing",
+    ):
+        tfhub.load(str(copy))
+    copy = _copy_without(reusable, tmp_path / "noindex", "variables/variables.index")
+    with pytest.raises(tfhub.ModelFormatError, match=r"variables/variables\.index is missing"):
+        tfhub.load(str(copy))

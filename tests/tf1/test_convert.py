@@ -254,6 +254,11 @@ def test_ragged_inputs_and_several_typed_inputs_convert(tmp_path: Path) -> None:
     export_module(tfhub.create_module_spec(_ragged_and_multi_input_module_fn), tmp_path / "module")
     report = tfhub.convert(tmp_path / "module", tmp_path / "tf2")
     assert report.verified and report.differences == {"default": 0.0, "multi": 0.0}
+    no_train = "inference {}; training runs the inference variant (the module has no train variant)"
+    assert f"graph variants: {no_train}\n" in report.summary()
+    code, _, err = _run(str(tmp_path / "module"), str(tmp_path / "x"), "--tags", "train")
+    assert code == 1 and not (tmp_path / "x").exists()
+    assert "No graph variant with tags {train} in " in err and "Available: {} (inference)." in err
     model = tf.saved_model.load(str(tmp_path / "tf2"))
     ragged = tf.ragged.constant([[1.0, 2.0], [], [3.0]])
     np.testing.assert_array_equal(model(ragged).numpy(), [6.0, 0.0, 6.0])
@@ -376,7 +381,7 @@ def test_cli_refuses_a_tf2_saved_model_and_an_unknown_variant(
     assert code == 1 and out == ""
     assert err.startswith(f"error: {converted.path} is already TF2")
     code, _, err = _run(str(hub_module), str(tmp_path / "x"), "--tags", "serve")
-    assert code == 1 and "No graph variant with tags ['serve']" in err
+    assert code == 1 and "No graph variant with tags {serve}" in err
     assert os.listdir(tmp_path) == []
 
 
@@ -393,7 +398,7 @@ def test_cli_overwrite_no_verify_and_tags(hub_module: Path, tmp_path: Path) -> N
     # --tags picks the inference variant: here `train`, whose dropout makes `default` random
     code, out, _ = _run(str(hub_module), str(tmp_path / "t"), "--tags", "train", "--tolerance", "0")
     assert code == 0, out
-    assert "graph variants: inference ['train'], training ['train']" in out
+    assert "graph variants: inference {train}, training {train}" in out
     assert "not compared (random in the source module): default:default" in out
     model = tf.saved_model.load(str(tmp_path / "t"))
     hidden = model.signature_functions["default"](X)["hidden"]

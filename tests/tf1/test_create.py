@@ -85,7 +85,7 @@ def test_ragged_inputs_and_outputs(tmp_path: Path) -> None:
 def test_definition_errors(tmp_path: Path) -> None:
     with pytest.raises(ModuleDefinitionError, match="no signature"):
         hub.create_module_spec(lambda: v1.placeholder(tf.float32))
-    with pytest.raises(ModuleDefinitionError, match=r"tags \['train'\] used twice"):
+    with pytest.raises(ModuleDefinitionError, match=r"tags \{train\} used twice"):
         hub.create_module_spec(_linear_fn, [({"train"}, {}), (["train"], {"scale": 2.0})])
 
     def noisy_fn() -> None:

@@ -5,6 +5,7 @@ several instances and calls, export and reload."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,13 @@ from tf1.hub_fixture import (
     sparse_words,
     words_reference,
 )
-from tfhub.errors import ExportError, GraphModeError, ModuleCallError, ModuleLookupError
+from tfhub.errors import (
+    ExportError,
+    GraphModeError,
+    ModelFormatError,
+    ModuleCallError,
+    ModuleLookupError,
+)
 
 v1 = tf.compat.v1
 KEYS = v1.GraphKeys
@@ -232,7 +239,10 @@ def test_export_needs_the_module_graph_session(hub_module: Path, tmp_path: Path)
 
 
 def test_lookup_and_call_errors(hub_module: Path, graph: tf.Graph) -> None:
-    with pytest.raises(ModuleLookupError, match=r"No graph variant with tags \['serve'\]"):
+    available = r"Available: \{\} \(inference\), \{train\}\."
+    with pytest.raises(
+        ModuleLookupError, match=r"No graph variant with tags \{serve\} in .*" + available
+    ):
         hub.Module(str(hub_module), tags={"serve"})
     module = hub.Module(str(hub_module))
     with pytest.raises(ModuleLookupError, match=r"No signature 'encode'.*default, words"):
@@ -272,3 +282,28 @@ def test_a_module_the_original_wrote_runs_and_trains(
     assert not np.allclose(after["dense/kernel"], KERNEL)
     assert np.all(after["bn/moving_mean"] > 0)
     assert module.get_attached_message(MESSAGE_KEY, tf.compat.v1.HistogramProto) == message()
+
+
+def test_a_module_without_its_checkpoint_is_refused(
+    hub_module: Path, tmp_path: Path, graph: tf.Graph
+) -> None:
+    """Without ``variables/``, a Module used to start silently from the initializers (the
+    fixture's are the saved values, a real module's are random); every way in now says
+    what is missing."""
+    import tfhub
+
+    copy = Path(shutil.copytree(hub_module, tmp_path / "novars"))
+    shutil.rmtree(copy / "variables")
+    damaged = f"{copy} is damaged: saved_model.pb declares 4 variables but there is no checkpoint"
+    for load in (
+        lambda: hub.load_module_spec(str(copy)),
+        lambda: hub.Module(str(copy)),
+        lambda: tfhub.load(str(copy)),
+    ):
+        with pytest.raises(ModelFormatError) as info:
+            load()
+        assert str(info.value).startswith(damaged)
+        assert "the variables/ directory is missing" in str(info.value)
+    (copy / "variables").mkdir()  # an empty directory is no better
+    with pytest.raises(ModelFormatError, match=r"variables/variables\.index, "):
+        hub.Module(str(copy))

@@ -4,6 +4,7 @@ vocabulary asset), and ``KerasLayer(handle, signature=...)`` in Keras 3 and ``tf
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +46,20 @@ def test_keras_layer_runs_a_signature(hub_module: Path, flavour: str) -> None:
     layer = Layer(str(hub_module), signature="default", output_key="default")
     model = keras.Sequential([keras.Input([3]), layer])
     np.testing.assert_allclose(model.predict(X, verbose=0), dense_reference(X), rtol=1e-6)
+
+
+def test_a_module_without_its_checkpoint_is_a_format_error(
+    hub_module: Path, tmp_path: Path
+) -> None:
+    copy = Path(shutil.copytree(hub_module, tmp_path / "novars"))
+    shutil.rmtree(copy / "variables")
+    damaged = f"{copy} is damaged: saved_model.pb declares 4 variables but there is no checkpoint"
+    for load in (
+        lambda: tfhub.load(str(copy)),
+        lambda: tfhub.load(str(copy), trainable=True),
+        lambda: tfhub.KerasLayer(str(copy)),
+        lambda: tfhub.KerasLayer(str(copy), trainable=True),
+    ):
+        with pytest.raises(tfhub.ModelFormatError) as info:
+            load()
+        assert str(info.value).startswith(damaged), str(info.value)

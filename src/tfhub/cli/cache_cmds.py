@@ -14,15 +14,12 @@ from tfhub.core.cache import Cache, CacheEntry, default_cache_root
 from tfhub.core.handle import redact_url
 from tfhub.core.maintenance import prune as prune_cache
 from tfhub.core.maintenance import verify as verify_cache
+from tfhub.core.progress import format_size
 from tfhub.hub import parse_handle
 
 
 def _cache() -> Cache:
     return Cache(default_cache_root(Settings.from_env()))
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:,.1f} MB"
 
 
 def _status(cache: Cache, entry: CacheEntry) -> str:
@@ -68,7 +65,7 @@ def ls(as_json: bool) -> None:
         click.echo("(empty)")
     for r in rows:
         click.echo(
-            f"{r['handle']}\n    {_mb(r['bytes'])}, {r['files']} files, "
+            f"{r['handle']}\n    {format_size(r['bytes'])}, {r['files']} files, "
             f"installed {r['installed'] or '?'}, {r['status']}\n    {r['path']}"
         )
 
@@ -121,6 +118,7 @@ def rm(handle: str) -> None:
     "days",
     type=float,
     default=None,
+    metavar="DAYS",
     help="Also remove models installed more than DAYS days ago.",
 )
 @click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
@@ -133,4 +131,4 @@ def prune(days: float | None, dry_run: bool) -> None:
         click.echo(f"{verb} {path}")
     for path in report.skipped_busy:
         click.echo(f"busy, kept {path}")
-    click.echo(f"{verb} {len(report.removed)} items, {_mb(report.freed_bytes)}")
+    click.echo(f"{verb} {len(report.removed)} items, {format_size(report.freed_bytes)}")

@@ -36,13 +36,41 @@ class _HubErrors(click.Group):
     help="Cache directory (default: $TFHUB_CACHE_DIR or the user cache directory).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
-def cli(cache_dir: str | None, quiet: bool) -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also print other libraries' messages (HTTP requests, ...).",
+)
+def cli(cache_dir: str | None, quiet: bool, verbose: bool) -> None:
     """Publish, find, load, fine-tune and convert reusable TensorFlow model pieces."""
+    if quiet and verbose:
+        raise click.UsageError("Use either -q/--quiet or -v/--verbose, not both.")
     if cache_dir is not None:
         os.environ["TFHUB_CACHE_DIR"] = os.path.abspath(cache_dir)
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr
-    )
+    _configure_logging(quiet=quiet, verbose=verbose)
+
+
+def _own_or_important(record: logging.LogRecord) -> bool:
+    """tfhub's messages, and other libraries' warnings and errors (not their INFO lines,
+    such as httpx's "HTTP Request: POST ..." for every request)."""
+    name = record.name
+    return record.levelno >= logging.WARNING or name == "tfhub" or name.startswith("tfhub.")
+
+
+def _configure_logging(*, quiet: bool, verbose: bool) -> None:
+    """Messages go to stderr as plain lines: warnings and errors always; tfhub's progress
+    (INFO) unless ``quiet``; other libraries' INFO lines only if ``verbose``. A program that
+    configured logging itself (the root logger has handlers) is left alone."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if not verbose:
+        handler.addFilter(_own_or_important)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 @cli.command()

@@ -60,7 +60,9 @@ _data_dir = click.option(
 @_data_dir
 @click.option("--public-url", default=None, help="The hub's URL as clients see it (proxies).")
 @click.option("--no-examples", is_flag=True, help="Do not publish the example models.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, help="Server processes.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Server processes."
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -138,7 +140,7 @@ def token_create(
 
 
 @token_group.command("list")
-@click.option("--publisher", default=None)
+@click.option("--publisher", default=None, help="Only the tokens of this publisher.")
 @_database
 @_data_dir
 def token_list(publisher: str | None, database: str | None, data_dir: str | None) -> None:
@@ -173,7 +175,11 @@ def publisher_group() -> None:
 @publisher_group.command("create")
 @click.argument("name")
 @click.option("--private/--public", default=None, help="Private: models need a token to be seen.")
-@click.option("--description", default=None)
+@click.option(
+    "--description",
+    default=None,
+    help="One line about the publisher, shown on its page (unchanged if omitted).",
+)
 @_database
 @_data_dir
 def publisher_create(
@@ -226,6 +232,7 @@ def migrate(database: str | None, data_dir: str | None) -> None:
     "--older-than",
     "hours",
     type=float,
+    metavar="HOURS",
     default=None,
     help="Only leftovers older than HOURS (default 24: younger ones may be uploads in progress).",
 )

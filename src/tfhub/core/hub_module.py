@@ -48,6 +48,7 @@ __all__ = [
     "dtype_name",
     "encode_attachment",
     "encode_module_def",
+    "format_tags",
     "meta_graph_blobs",
     "parse_hub_module",
     "parse_shape",
@@ -62,6 +63,16 @@ SUPPORTED_FEATURES: frozenset[str] = frozenset()
 ATTACHMENT_COLLECTION = "hub_module_attachments"
 ASSETS_COLLECTION = "saved_model_assets"  # tf.compat.v1.saved_model.ASSETS_KEY
 ASSETS_DIR = "assets"
+
+
+def format_tags(tags: Iterable[str]) -> str:
+    """A tag set as tfhub writes it in messages: ``{}`` is the inference variant.
+
+    >>> format_tags(set()), format_tags(["train", "gpu"])
+    ('{}', '{gpu, train}')
+    """
+    return "{" + ", ".join(sorted(tags)) + "}"
+
 
 # tensorflow/core/framework/types.proto
 _DTYPES = {
@@ -139,7 +150,7 @@ class GraphVariant:
         key = name or "default"
         if key not in self.signatures:
             raise ModuleLookupError(
-                f"No signature {key!r} in the graph variant with tags {sorted(self.tags)}. "
+                f"No signature {key!r} in the graph variant {format_tags(self.tags)}. "
                 f"Available: {', '.join(sorted(self.signatures)) or 'none'}."
             )
         return self.signatures[key]
@@ -170,10 +181,10 @@ class HubModule:
         for variant in self.variants:
             if variant.tags == wanted:
                 return variant
+        available = ", ".join(format_tags(t) + ("" if t else " (inference)") for t in self.tags)
         raise ModuleLookupError(
-            f"No graph variant with tags {sorted(wanted)} in {self.path}. Available: "
-            + ", ".join(str(sorted(t)) for t in self.tags)
-            + "."
+            f"No graph variant with tags {format_tags(wanted)} in {self.path}. "
+            f"Available: {available or 'none'}."
         )
 
 
@@ -429,18 +440,24 @@ def parse_hub_module(
         ModelFormatError: an unknown format version or required feature, damaged protocol
             buffers, or two graph variants with the same tags.
     """
+    in_memory = path == "<memory>"
+    module_file = path if in_memory else os.path.join(path, MODULE_DEF_PB)
     try:
-        version, features = _module_def(module_def, path)
+        version, features = _module_def(module_def, module_file)
+    except ModelFormatError as e:
+        if str(e).startswith(module_file):
+            raise
+        raise ModelFormatError(f"{module_file} is damaged: {e}") from e
+    saved_model_file = path if in_memory else os.path.join(path, SAVED_MODEL_PB)
+    try:
         variants = tuple(parse_meta_graph(mg) for mg in meta_graph_blobs(saved_model))
     except ModelFormatError as e:
-        if str(e).startswith(path):
-            raise
-        raise ModelFormatError(f"{path} is damaged: {e}") from e
+        raise ModelFormatError(f"{saved_model_file} is damaged: {e}") from e
     seen: set[frozenset[str]] = set()
     for variant in variants:
         if variant.tags in seen:
             raise ModelFormatError(
-                f"{path} has two graph variants with tags {sorted(variant.tags)}."
+                f"{saved_model_file} has two graph variants with tags {format_tags(variant.tags)}."
             )
         seen.add(variant.tags)
     return HubModule(path, version, features, variants)

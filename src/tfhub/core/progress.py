@@ -1,9 +1,12 @@
-"""Progress reporting for long downloads: a tqdm bar on a terminal, log lines otherwise.
+"""Progress reporting for long downloads: a tqdm bar on a terminal, log lines otherwise;
+and :func:`format_size`, how tfhub writes byte counts.
 
 Example:
     >>> from tfhub.config import Settings
     >>> p = start_progress("demo", total=10, settings=Settings(disable_progress=True))
     >>> p.update(10); p.close(ok=True)
+    >>> format_size(2_500_000)
+    '2.5 MB'
 """
 
 from __future__ import annotations
@@ -17,6 +20,25 @@ from typing import Protocol
 from tfhub.config import Settings
 
 logger = logging.getLogger("tfhub")
+
+_UNITS = (("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12))
+
+
+def format_size(size: float) -> str:
+    """A byte count for people: bytes below 1 KB, else KB, MB, GB or TB with one decimal
+    (decimal units, 1 KB = 1000 B).
+
+    >>> format_size(0), format_size(999), format_size(1_234), format_size(999_999)
+    ('0 B', '999 B', '1.2 KB', '1.0 MB')
+    >>> format_size(1_234_567), format_size(5e9)
+    ('1.2 MB', '5.0 GB')
+    """
+    if size < 1000:
+        return f"{size:.0f} B"
+    for unit, scale in _UNITS:
+        if round(size / scale, 1) < 1000 or unit == _UNITS[-1][0]:
+            break
+    return f"{size / scale:.1f} {unit}"
 
 
 class Progress(Protocol):
@@ -33,7 +55,7 @@ class _LogProgress:
         self.label, self.total, self.every = label, total, every
         self.done = 0
         self.start = self.last = time.monotonic()
-        size = f" ({total / 1e6:.1f} MB)" if total else ""
+        size = f" ({format_size(total)})" if total else ""
         logger.info("Downloading %s%s", label, size)
 
     def update(self, n: int) -> None:
@@ -41,16 +63,16 @@ class _LogProgress:
         now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
-            of = f" of {self.total / 1e6:.1f}" if self.total else ""
-            rate = self.done / max(now - self.start, 1e-9) / 1e6
-            logger.info("%s: %.1f%s MB (%.1f MB/s)", self.label, self.done / 1e6, of, rate)
+            of = f" of {format_size(self.total)}" if self.total else ""
+            rate = format_size(self.done / max(now - self.start, 1e-9))
+            logger.info("%s: %s%s (%s/s)", self.label, format_size(self.done), of, rate)
 
     def close(self, ok: bool = True) -> None:
         took = time.monotonic() - self.start
         if ok:
-            logger.info("Downloaded %s: %.1f MB in %.1f s", self.label, self.done / 1e6, took)
+            logger.info("Downloaded %s: %s in %.1f s", self.label, format_size(self.done), took)
         else:
-            logger.info("Stopped downloading %s after %.1f MB", self.label, self.done / 1e6)
+            logger.info("Stopped downloading %s after %s", self.label, format_size(self.done))
 
 
 class _TqdmProgress:

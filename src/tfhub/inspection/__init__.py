@@ -20,9 +20,17 @@ import os
 from tfhub._version import __version__
 from tfhub.core.handle import redact_url
 from tfhub.errors import HandleError
+from tfhub.inspection.checkpoint import checkpoint_names, checkpoint_problem
 from tfhub.inspection.compat import compatibility_table, with_compatibility
 from tfhub.inspection.read import read_model
-from tfhub.inspection.report import SCHEMA, CompatTable, InspectReport
+from tfhub.inspection.report import (
+    SCHEMA,
+    TF1_HUB_MODULE,
+    TF1_SAVED_MODEL,
+    CompatTable,
+    InspectReport,
+    ModelContents,
+)
 from tfhub.inspection.scan import scan_model
 
 __all__ = [
@@ -85,6 +93,14 @@ def inspect_path(model_dir: str | os.PathLike[str], handle: str | None = None) -
         handle=handle,
         path=path,
         scan=scan_model(path),
+        problems=_problems(path, contents),
         **contents.field_values(),
     )
     return with_compatibility(report)
+
+
+def _problems(path: str, contents: ModelContents) -> tuple[str, ...]:
+    """What keeps the model from loading as it is: a missing or incomplete checkpoint."""
+    tf2 = contents.format not in (TF1_HUB_MODULE, TF1_SAVED_MODEL)
+    problem = checkpoint_problem(checkpoint_names(path), contents.variables.count, required=tf2)
+    return (f"The model is damaged: {problem}",) if problem else ()

@@ -29,6 +29,7 @@ _INIT_NOTE = (
     "(or use `tf.compat.v1.train.MonitoredSession`)"
 )
 _KERAS3_NOTE = "a Keras 3 layer (`tfhub.keras3.KerasLayer`) unless TF_USE_LEGACY_KERAS=1"
+_DAMAGED_NOTE = "the model is damaged and cannot load as it is: see the notes"
 _CONVERT_NOTE = (
     "Migration: `tfhub convert {handle} OUTPUT_DIR` (or `tfhub.convert(...)`) turns this TF1 "
     "Hub module into a TF2 Reusable SavedModel, checked against the module, that "
@@ -53,7 +54,25 @@ def compatibility_table(report: InspectReport) -> CompatTable:
         table = _tf1_saved_model(report, name)
     else:
         table = _tf2_saved_model(report, name)
+    if report.problems:
+        table = _damaged(table, report.problems)
     return replace(table, notes=_scan_notes(report) + table.notes)
+
+
+def _damaged(table: CompatTable, problems: tuple[str, ...]) -> CompatTable:
+    """``table`` for a damaged copy of the model: nothing loads or fine-tunes (creating such
+    a model is unaffected); the problems head the notes."""
+
+    def refuse(row: CompatRow) -> CompatRow:
+        cells = (row.tf1_compat, row.tf2_tf_keras, row.keras3)
+        return _row(*(replace(c, works=False, note=_DAMAGED_NOTE) for c in cells))
+
+    return CompatTable(
+        load=refuse(table.load),
+        fine_tune=refuse(table.fine_tune),
+        create=table.create,
+        notes=problems + table.notes,
+    )
 
 
 def _scan_notes(report: InspectReport) -> tuple[str, ...]:

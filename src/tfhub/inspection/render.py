@@ -2,8 +2,11 @@
 100 columns wide.
 
 Example:
-    >>> format_shape((None, 224, 224, 3)), format_shape(None), format_bytes(1_234_567)
+    >>> format_shape((None, 224, 224, 3)), format_shape(None), format_size(1_234_567)
     ('[?, 224, 224, 3]', '<unknown rank>', '1.2 MB')
+
+Long words (paths, URLs, calls) are never split: a line may run past the width so that they
+still paste.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
+from tfhub.core.hub_module import format_tags
+from tfhub.core.progress import format_size
 from tfhub.inspection.report import (
     MODES,
     OPERATIONS,
@@ -47,28 +52,32 @@ def format_shape(shape: tuple[int | None, ...] | None) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def format_bytes(size: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
-
-
 def _field(label: str, text: str) -> list[str]:
-    """``label`` then ``text`` wrapped under the value column."""
+    """``label`` then ``text`` wrapped under the value column (words are never split).
+
+    >>> _field("model", "/a/" + "x" * 100)[0] == "model         /a/" + "x" * 100
+    True
+    """
     return textwrap.wrap(
         text,
         WIDTH,
         initial_indent=f"{label:<{LABEL}}",
         subsequent_indent=" " * LABEL,
+        break_long_words=False,
         break_on_hyphens=False,
     ) or [label]
 
 
 def _wrap(text: str, indent: int) -> list[str]:
+    """``text`` wrapped at ``indent`` (then ``indent + 2``); words are never split."""
     pad = " " * indent
     return textwrap.wrap(
-        text, WIDTH, initial_indent=pad, subsequent_indent=pad + "  ", break_on_hyphens=False
+        text,
+        WIDTH,
+        initial_indent=pad,
+        subsequent_indent=pad + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
     )
 
 
@@ -96,7 +105,7 @@ def _tensor_line(direction: str, tensor: TensorInfo) -> str:
 
 
 def _tags(tags: tuple[str, ...]) -> str:
-    return "{" + ", ".join(tags) + "}" + ("  (inference)" if not tags else "")
+    return format_tags(tags) + ("  (inference)" if not tags else "")
 
 
 def _variants(variants: Iterable[GraphVariantInfo], tf1: bool) -> list[str]:
@@ -157,7 +166,10 @@ def _variables(report: InspectReport) -> list[str]:
     v = report.variables
     text = f"{v.count} ({v.trainable} trainable"
     text += f", {v.reference} reference variables)" if v.reference else ")"
-    text += f"; checkpoint {format_bytes(v.checkpoint_bytes)} in {v.checkpoint_files} files"
+    if v.checkpoint_files:
+        text += f"; checkpoint {format_size(v.checkpoint_bytes)} in {v.checkpoint_files} files"
+    else:
+        text += "; no checkpoint files"
     lines = _field("variables", text)
     for item in v.items[:MAX_VARIABLES]:
         flags = ("trainable" if item.trainable else "") + ("" if item.resource else " reference")
@@ -172,10 +184,10 @@ def _variables(report: InspectReport) -> list[str]:
 
 
 def _files(report: InspectReport) -> list[str]:
-    assets = ", ".join(f"{a.path} ({format_bytes(a.size)})" for a in report.assets)
+    assets = ", ".join(f"{a.path} ({format_size(a.size)})" for a in report.assets)
     lines = _field("assets", assets or "none")
     if report.attachments:
-        attached = ", ".join(f"{a.key} ({format_bytes(a.size)})" for a in report.attachments)
+        attached = ", ".join(f"{a.key} ({format_size(a.size)})" for a in report.attachments)
         lines += _field("attachments", attached)
     if report.image is not None:
         image = report.image
@@ -229,6 +241,7 @@ def render(report: InspectReport) -> str:
     if report.handle and report.handle != report.path:
         lines += _field("handle", report.handle)
     lines += _field("format", _format_name(report))
+    lines += [line for p in report.problems for line in _field("problem", p)]
     lines += _variables(report)
     lines += _files(report)
     tf1 = report.format in (TF1_HUB_MODULE, TF1_SAVED_MODEL)

@@ -23,6 +23,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tfhub.core.hub_module import format_tags
 from tfhub.errors import ModelFormatError, ModuleLookupError
 from tfhub.inspection.scan import Finding, OpLibrary, ScanResult
 
@@ -255,11 +256,17 @@ class InspectReport(ModelContents, _ReportHead):
 
     The fields, in this order (a dataclass lays out its bases' fields from the last base):
     ``schema``, ``tfhub_version``, ``handle``, ``path``, the :class:`ModelContents`,
-    ``scan``, ``compatibility``.
+    ``scan``, ``compatibility``, ``problems``.
     """
 
     scan: ScanResult
     compatibility: CompatTable | None = None
+    problems: tuple[str, ...] = ()
+    """What is wrong with the model's files (e.g. its checkpoint is missing): it will not
+    load as it is, and the compatibility table says no."""
+
+    # Fields added to the schema after its first release: older reports lack them.
+    _ADDED: typing.ClassVar[frozenset[str]] = frozenset({"problems"})
 
     def to_json(self, indent: int | None = 1) -> str:
         """The report as JSON text (schema ``tfhub.inspect/1``)."""
@@ -302,10 +309,14 @@ class InspectReport(ModelContents, _ReportHead):
                         return signature
                 available = ", ".join(s.name for s in variant.signatures) or "none"
                 raise ModuleLookupError(
-                    f"No signature {name!r} in the graph variant {list(variant.tags)} of "
+                    f"No signature {name!r} in the graph variant {format_tags(variant.tags)} of "
                     f"{self.path}. Available: {available}."
                 )
-        raise ModuleLookupError(f"No graph variant with tags {list(wanted or ())} in {self.path}.")
+        available = ", ".join(format_tags(v.tags) for v in self.graph_variants) or "none"
+        raise ModuleLookupError(
+            f"No graph variant with tags {format_tags(wanted or ())} in {self.path}. "
+            f"Available: {available}."
+        )
 
 
 # -- JSON conversion ------------------------------------------------------------------------
@@ -410,6 +421,9 @@ def _from_json(tp: Any, value: Any, where: str) -> Any:
     if isinstance(tp, type) and issubclass(tp, _Json):
         hints = typing.get_type_hints(tp)
         names = tuple(f.name for f in dataclasses.fields(tp))  # type: ignore[arg-type]
+        added: frozenset[str] = getattr(tp, "_ADDED", frozenset())
+        if isinstance(value, dict):  # an older report: the fields added since take defaults
+            names = tuple(n for n in names if n in value or n not in added)
         doc = _check_keys(value, names, where)
         return tp(**{n: _from_json(hints[n], doc[n], f"{where}.{n}") for n in names})
     if tp is int and isinstance(value, int) and not isinstance(value, bool):

@@ -62,7 +62,10 @@ def search_models(
     publisher: str | None = None,
     format: Annotated[
         str | None,
-        Query(description="tf2-saved-model, tf1-hub-module, tf1-saved-model, or a prefix (tf1)"),
+        Query(
+            description="tf2-saved-model, keras-saved-model, tf1-hub-module, tf1-saved-model, "
+            "or a prefix (tf1); tf2-saved-model and its prefixes also match Keras SavedModels"
+        ),
     ] = None,
     tag: str | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -128,7 +131,9 @@ archive: .tar.gz, .tar.zst or .tar), optional ``readme`` (Markdown), ``descripti
 ``tags`` (comma-separated); or the bare archive (``Content-Type: application/gzip``).
 Needs ``Authorization: Bearer <token>`` of the publisher. 201 with the version; 400 bad
 input, 401 no/unknown token, 403 another publisher's token, 409 the version exists, 413 too
-large, 422 not a model or an unsafe archive."""
+large, 422 not a model (``not_a_model``), a model that cannot be inspected
+(``uninspectable_model``: every version is inspected and scanned for risky ops first) or an
+unsafe archive."""
 
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from tfhub._version import __version__
 from tfhub.errors import ServerError
 from tfhub.server import api, protocol
+from tfhub.server.accept import prefers_html
 from tfhub.server.context import HubContext
 from tfhub.server.deps import hub_of
 from tfhub.server.settings import ServerSettings
@@ -54,17 +55,44 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def wants_page(request: Request) -> bool:
+    """Whether an error should be an HTML page: the pages are installed, the request is
+    not for the JSON API, and it prefers ``text/html`` (a browser)."""
+    if getattr(request.app.state, "error_page", None) is None:
+        return False
+    path = request.url.path
+    root = str(request.scope.get("root_path") or "").rstrip("/")
+    if root and path.startswith(root + "/"):
+        path = path[len(root) :]
+    if path == API or path.startswith(API + "/"):
+        return False
+    return prefers_html(request.headers.get("accept"))
+
+
+def _error(
+    request: Request, error: ServerError, headers: Mapping[str, str] | None = None
+) -> Response:
+    """``error`` as JSON, or as the pages' HTML error page for a browser."""
+    if wants_page(request):
+        response: Response = request.app.state.error_page(request, error)
+        response.headers.update(headers or {})
+        return response
+    if error.status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="tfhub"'}
+    return JSONResponse(error_body(error.code, error.message), error.status, headers=headers)
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServerError)
-    headers = {"WWW-Authenticate": 'Bearer realm="tfhub"'} if exc.status == 401 else None
-    return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
+    return _error(request, exc)
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     message = "No such page or API endpoint." if exc.status_code == 404 else str(exc.detail)
-    return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+    error = ServerError(message, status=exc.status_code, code=code)
+    return _error(request, error, exc.headers)
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:
@@ -72,7 +100,7 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
     )
-    return JSONResponse(error_body("invalid", f"Invalid request: {problems}"), 400)
+    return _error(request, ServerError(f"Invalid request: {problems}", code="invalid"))
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
@@ -88,8 +116,10 @@ def include_pages(app: FastAPI) -> bool:
     The pages module provides ``install(app)``, which adds its routes (home, search,
     publisher pages, static files) and sets ``app.state.model_page`` to a function
     ``(request, publisher, model, version_or_None) -> Response`` that the hub URL
-    protocol calls for model URLs without ``tf-hub-format``. Without the module, ``/`` and
-    ``/<publisher>`` answer with pointers into the JSON API.
+    protocol calls for model URLs without ``tf-hub-format``, and ``app.state.error_page``
+    to a function ``(request, ServerError) -> Response``: errors outside the JSON API are
+    shown with it when the request prefers HTML (a browser; programs keep JSON). Without
+    the module, ``/`` and ``/<publisher>`` answer with pointers into the JSON API.
     """
     try:
         pages = importlib.import_module(PAGES_MODULE)
@@ -150,6 +180,7 @@ def create_app(
     )
     app.state.hub = hub
     app.state.model_page = None
+    app.state.error_page = None
     app.add_exception_handler(ServerError, _server_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -6,7 +6,7 @@ models are invisible (404, absent from lists) to anyone without its token.
 Example (``session`` a database session, ``viewer`` from :mod:`tfhub.server.access`)::
 
     model, version = find_version(session, viewer, "examples", "tiny-encoder", None)
-    found = search(session, viewer, Query(text="encoder", format="tf2"))
+    found = search(session, viewer, Query(text="encoder", format="tf2"))  # Keras ones too
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from tfhub.server.db import Model, ModelTag, Publisher, Version
 
 MAX_PER_PAGE = 100
 MAX_TERMS = 10
+TF2_SAVED_MODEL = "tf2-saved-model"
+KERAS_SAVED_MODEL = "keras-saved-model"
+"""A TF2 SavedModel written by Keras (``tfhub inspect``'s name): a TF2 SavedModel too, so
+searches for ``tf2-saved-model`` (or a prefix of it, such as ``tf2``) find it as well."""
 
 
 def not_found(what: str) -> ServerError:
@@ -110,13 +114,25 @@ def _like(term: str) -> str:
 def _term(term: str) -> ColumnElement[bool]:
     pattern = _like(term.lower())
     tagged = exists().where(ModelTag.model_id == Model.id, ModelTag.tag.like(pattern, escape="\\"))
+    keras = Model.format == KERAS_SAVED_MODEL if term.lower() in TF2_SAVED_MODEL else false()
     return or_(
         Publisher.name.like(pattern, escape="\\"),
         Model.name.like(pattern, escape="\\"),
         func.lower(Model.description).like(pattern, escape="\\"),
         Model.format.like(pattern, escape="\\"),
+        keras,
         tagged,
     )
+
+
+def format_filter(value: str) -> ColumnElement[bool]:
+    """SQL: the model's format starts with ``value``; Keras SavedModels also match any
+    prefix of ``tf2-saved-model`` (they are TF2 SavedModels)."""
+    value = value.lower()
+    prefix = Model.format.startswith(value, autoescape=True)
+    if TF2_SAVED_MODEL.startswith(value):
+        return or_(prefix, Model.format == KERAS_SAVED_MODEL)
+    return prefix
 
 
 def search(session: Session, viewer: Viewer, query: Query) -> Found:
@@ -130,7 +146,7 @@ def search(session: Session, viewer: Viewer, query: Query) -> Found:
     if query.publisher:
         conditions.append(Publisher.name == query.publisher)
     if query.format:
-        conditions.append(Model.format.startswith(query.format.lower(), autoescape=True))
+        conditions.append(format_filter(query.format))
     if query.tag:
         tag = query.tag.lower()
         conditions.append(exists().where(ModelTag.model_id == Model.id, ModelTag.tag == tag))

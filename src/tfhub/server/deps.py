@@ -1,6 +1,11 @@
 """What endpoints get from the app: the shared :class:`~tfhub.server.context.HubContext`,
 the caller (:class:`~tfhub.server.access.Viewer`) and the hub's public URLs.
 
+The JSON API knows callers by ``Authorization: Bearer`` only (:data:`ViewerDep`). What a
+browser reads (pages, and archives through the hub URL protocol) also accepts the pages'
+login cookie (:data:`ReaderDep`): a token kept by ``/login``. The cookie is
+``SameSite=Strict`` and these reads are GET/HEAD only.
+
 Example (in an endpoint)::
 
     def endpoint(request: Request, viewer: ViewerDep) -> dict[str, Any]:
@@ -9,11 +14,13 @@ Example (in an endpoint)::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import Request
 
+from tfhub.errors import ServerError
 from tfhub.server.access import Viewer, bearer, viewer_for
 from tfhub.server.context import HubContext
 from tfhub.server.views import Urls
@@ -41,3 +48,37 @@ def viewer(request: Request) -> Viewer:
 
 
 ViewerDep = Annotated[Viewer, Depends(viewer)]
+
+COOKIE = "tfhub_token"
+"""The login cookie of the pages: a publisher's token."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The viewer, and whether the request's login cookie must be removed (revoked)."""
+
+    viewer: Viewer
+    stale_cookie: bool = False
+
+
+def reader_of(request: Request) -> Reader:
+    """The caller from ``Authorization: Bearer`` (401 if unknown), else from the login
+    cookie (a revoked one counts as anonymous)."""
+    header = bearer(request.headers.get("authorization"))
+    cookie = request.cookies.get(COOKIE)
+    if header is None and not cookie:
+        return Reader(Viewer())
+    with hub_of(request).db.session() as session:
+        if header is not None:
+            return Reader(viewer_for(session, header))
+        try:
+            return Reader(viewer_for(session, cookie))
+        except ServerError:
+            return Reader(Viewer(), stale_cookie=True)
+
+
+def reader(request: Request) -> Viewer:
+    return reader_of(request).viewer
+
+
+ReaderDep = Annotated[Viewer, Depends(reader)]

@@ -16,43 +16,27 @@ Example:
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from tfhub.errors import ServerError
-from tfhub.server.access import Viewer, bearer, viewer_for
-from tfhub.server.deps import hub_of, urls_of
+from tfhub.server.access import Viewer, viewer_for
+from tfhub.server.deps import Reader, hub_of, reader_of, urls_of
 
-COOKIE = "tfhub_token"
 MAX_FORM_BYTES = 4096
 
 
-@dataclass(frozen=True)
-class PageViewer:
-    """The viewer, and whether the request's login cookie must be removed (revoked)."""
-
-    viewer: Viewer
-    stale_cookie: bool = False
+PageViewer = Reader
+"""The viewer of a page, and whether its login cookie must be removed."""
 
 
 def page_viewer(request: Request) -> PageViewer:
-    """The viewer of a page request.
+    """The viewer of a page request (see :func:`tfhub.server.deps.reader_of`).
 
     Raises:
         ServerError: 401 for an unknown token in the ``Authorization`` header.
     """
-    header = bearer(request.headers.get("authorization"))
-    cookie = request.cookies.get(COOKIE)
-    if header is None and not cookie:
-        return PageViewer(Viewer())
-    with hub_of(request).db.session() as session:
-        if header is not None:
-            return PageViewer(viewer_for(session, header))
-        try:
-            return PageViewer(viewer_for(session, cookie))
-        except ServerError:
-            return PageViewer(Viewer(), stale_cookie=True)
+    return reader_of(request)
 
 
 def check_token(request: Request, token: str) -> Viewer:

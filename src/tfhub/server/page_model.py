@@ -1,9 +1,9 @@
 """What a model page shows, built from the database rows and the stored inspection report.
 
 The report is the JSON of :class:`tfhub.inspection.InspectReport` (schema
-``tfhub.inspect/1``), or the server's basic report when the full inspector was missing. It
-is read leniently: whatever a report lacks is left out of the page. The compatibility
-table is rebuilt with the page's own URL as the handle, so its calls can be copied as they
+``tfhub.inspect/1``; older hubs may have stored another). It is read leniently: whatever a
+report lacks is left out of the page. The compatibility table is rebuilt with the page's
+own URL as the handle (:mod:`tfhub.server.reports`), so its calls can be copied as they
 are.
 
 Example:
@@ -13,14 +13,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfhub.server.page_markdown import render_readme
-from tfhub.server.page_snippets import Snippet, model_snippets
+from tfhub.inspection import SCHEMA
+from tfhub.server.markdown import PAGE_HEADING_SHIFT, render
+from tfhub.server.reports import shown
+from tfhub.server.snippets import Snippet
 
 FORMAT_LABELS = {
     "tf2-saved-model": "TF2 SavedModel",
@@ -200,21 +200,6 @@ def variants_of(report: dict[str, Any]) -> list[VariantView]:
     return views
 
 
-def with_handle(report: dict[str, Any], handle: str) -> dict[str, Any]:
-    """``report`` with its compatibility table rebuilt for ``handle`` (unchanged if the
-    inspector cannot read it: another schema, or the inspection package is missing)."""
-    if report.get("schema") != "tfhub.inspect/1":
-        return report
-    with contextlib.suppress(ImportError, ValueError, KeyError, TypeError, AttributeError):
-        from tfhub.inspection import InspectReport, with_compatibility
-
-        rebuilt: dict[str, Any] = with_compatibility(
-            InspectReport.from_dict(report), handle
-        ).to_dict()
-        return rebuilt
-    return report
-
-
 def compat_of(report: dict[str, Any]) -> CompatView | None:
     table = _dict(report, "compatibility")
     if not table:
@@ -285,10 +270,9 @@ def _facts(report: dict[str, Any]) -> list[Fact]:
     return facts
 
 
-def inspection_of(report: dict[str, Any], handle: str) -> Inspection:
-    """The page's view of ``report``, its calls naming ``handle``."""
-    full = report.get("schema") == "tfhub.inspect/1"
-    report = with_handle(report, handle)
+def inspection_of(report: dict[str, Any]) -> Inspection:
+    """The page's view of ``report`` (its compatibility table already built for the
+    page's URL, see :func:`tfhub.server.reports.shown`)."""
     findings, libraries, scanned = _scan(report)
     reusable = _dict(report, "reusable")
     notes = [str(p) for p in _list(reusable, "problems")] + [
@@ -302,43 +286,26 @@ def inspection_of(report: dict[str, Any], handle: str) -> Inspection:
         facts=_facts(report),
         notes=notes,
         scanned=scanned,
-        full=full,
+        full=report.get("schema") == SCHEMA,
     )
 
 
-def pick_signature(report: dict[str, Any], kind: str) -> tuple[str | None, str | None]:
-    """The signature and output key a KerasLayer would use (as the compatibility table)."""
-    variants = _list(report, "graph_variants")
-    signatures = _list(variants[0], "signatures") if variants else []
-    preferred = "default" if kind == "tf1-hub-module" else "serving_default"
-    named = {(s if isinstance(s, str) else _str(s, "name")): s for s in signatures}
-    if not named:
-        return None, None
-    name = preferred if preferred in named else sorted(named)[0]
-    outputs = [_str(o, "name") for o in _list(named[name], "outputs")]
-    output = "default" if "default" in outputs else (outputs[0] if outputs else None)
-    return name, output
+@dataclass(frozen=True)
+class PageParts:
+    """What a model page shows of a version's report: the model's format (the report's,
+    e.g. ``keras-saved-model``), the inspection and the snippets."""
 
-
-def snippets_for(report: dict[str, Any], kind: str, handle: str) -> list[Snippet]:
-    signature, output = pick_signature(report, kind)
-    return model_snippets(handle, kind, signature, output)
+    format: str
+    inspection: Inspection
+    snippets: tuple[Snippet, ...]
 
 
 @functools.lru_cache(maxsize=256)
-def page_parts(report_json: str, kind: str, handle: str) -> tuple[Inspection, list[Snippet]]:
-    """The inspection and snippets of a page, from the stored report's JSON text.
-
-    Versions are immutable, so the result for the same report and handle never changes:
-    it is cached (rebuilding the compatibility table takes milliseconds).
-    """
-    try:
-        report = json.loads(report_json or "{}")
-    except ValueError:
-        report = {}
-    if not isinstance(report, dict):
-        report = {}
-    return inspection_of(report, handle), snippets_for(report, kind, handle)
+def page_parts(report_json: str, kind: str, handle: str) -> PageParts:
+    """The parts of the page of a version at ``handle``, from the stored report's JSON
+    text and format. Versions are immutable: the result is cached."""
+    view = shown(report_json, kind, handle)
+    return PageParts(view.format, inspection_of(view.report), view.snippets)
 
 
 CACHED_README_CHARS = 256 * 1024
@@ -349,13 +316,11 @@ def readme_html(markdown: str) -> str:
     """The README as safe HTML ("" for none)."""
     if not markdown.strip():
         return ""
-    return (
-        _cached_readme(markdown)
-        if len(markdown) <= CACHED_README_CHARS
-        else render_readme(markdown)
-    )
+    if len(markdown) <= CACHED_README_CHARS:
+        return _cached_readme(markdown)
+    return render(markdown, heading_shift=PAGE_HEADING_SHIFT)
 
 
 @functools.lru_cache(maxsize=64)
 def _cached_readme(markdown: str) -> str:
-    return render_readme(markdown)
+    return render(markdown, heading_shift=PAGE_HEADING_SHIFT)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tfhub.server.db import Model, Version
 from tfhub.server.page_model import Inspection, page_parts, readme_html
-from tfhub.server.page_snippets import Snippet
+from tfhub.server.snippets import Snippet
 from tfhub.server.views import Urls, iso
 
 
@@ -82,7 +82,7 @@ class ModelView:
     gzip_bytes: int
     zstd_bytes: int | None
     readme_html: str
-    snippets: list[Snippet]
+    snippets: tuple[Snippet, ...]
     versions: list[VersionLink]
 
 
@@ -92,7 +92,7 @@ def model_view(
     """The page of ``version`` (``latest_page``: reached without a version number)."""
     p, m, n = model.publisher.name, model.name, version.number
     handle = urls.handle(p, m, None if latest_page else n)
-    inspection, snippets = page_parts(version.inspect_json, version.format, handle)
+    parts = page_parts(version.inspect_json, version.format, handle)
     base = urllib.parse.urlsplit(urls.base).path.rstrip("/")
     links = [
         VersionLink(
@@ -111,7 +111,7 @@ def model_view(
         latest=model.latest_version,
         is_latest_page=latest_page,
         private=model.publisher.private,
-        format=version.format,
+        format=parts.format,
         description=model.description,
         tags=[t.tag for t in model.tags],
         created=day(version.created_at),
@@ -124,7 +124,7 @@ def model_view(
         gzip_bytes=version.gzip_bytes,
         zstd_bytes=version.zstd_bytes,
         readme_html=readme_html(version.readme),
-        snippets=snippets,
+        snippets=parts.snippets,
         versions=links,
     )
-    return view, inspection
+    return view, parts.inspection

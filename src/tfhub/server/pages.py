@@ -10,7 +10,9 @@
 * ``/static/<name>``: the stylesheet, the copy-button script, the icon.
 
 Pages are rendered on the server (Jinja2, autoescaped); they work without JavaScript.
-Unknown or hidden names get an HTML 404 page.
+Unknown or hidden names get an HTML 404 page; so do other errors outside the JSON API
+when the request prefers HTML (``/acme/enc/abc``, ``/a/b/c/d``: see
+:func:`tfhub.server.app.wants_page`), while programs keep the JSON errors.
 
 Example::
 
@@ -32,10 +34,9 @@ from starlette.responses import RedirectResponse, Response
 from tfhub.errors import ServerError
 from tfhub.server import catalog
 from tfhub.server.access import Viewer
-from tfhub.server.deps import hub_of, urls_of
+from tfhub.server.deps import COOKIE, hub_of, urls_of
 from tfhub.server.names import check_name
 from tfhub.server.page_auth import (
-    COOKIE,
     PageViewer,
     base_path,
     check_token,
@@ -50,8 +51,12 @@ from tfhub.server.page_render import render_page, static_response
 from tfhub.server.page_views import card, model_view
 
 PER_PAGE = 20
-SEARCH_FORMATS = [(k, v) for k, v in FORMAT_LABELS.items() if k != "keras-saved-model"]
-_TITLES = {400: "Bad request", 401: "Token not accepted", 404: "Not found", 413: "Too large"}
+SEARCH_FORMATS = list(FORMAT_LABELS.items())
+"""The format filter's choices (``tf2-saved-model`` also finds Keras SavedModels)."""
+_TITLES = {
+    400: "Bad request", 401: "Token not accepted", 404: "Not found", 405: "Method not allowed",
+    413: "Too large",
+}  # fmt: skip
 
 
 def install(app: FastAPI) -> None:
@@ -65,6 +70,7 @@ def install(app: FastAPI) -> None:
     router.add_api_route("/{publisher}", publisher_page, methods=["GET", "HEAD"])
     app.include_router(router)
     app.state.model_page = model_page
+    app.state.error_page = browser_error
 
 
 def _context(request: Request, viewer: Viewer, **values: Any) -> dict[str, Any]:
@@ -101,6 +107,16 @@ def error_page(request: Request, error: ServerError, who: PageViewer | None = No
     if headers:
         response.headers.update(headers)
     return response
+
+
+def browser_error(request: Request, error: ServerError) -> Response:
+    """The error page for a request outside the pages' own routes (a mistyped model URL,
+    an unknown path) from a browser."""
+    try:
+        who = page_viewer(request)
+    except ServerError:
+        who = PageViewer(Viewer())
+    return error_page(request, error, who)
 
 
 def _query(request: Request) -> tuple[str, str, str, int]:

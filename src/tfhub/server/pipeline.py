@@ -2,7 +2,9 @@
 
 1. the uploaded archive is extracted with the client cache's hostile-archive rules and the
    server's size limits (a single folder wrapping the model is accepted too);
-2. it must be a model (TF2 SavedModel, TF1 Hub module, TF1 SavedModel); it is inspected;
+2. it must be a model (TF2 SavedModel, TF1 Hub module, TF1 SavedModel), and it is inspected
+   (``tfhub inspect``'s report, risky-op scan included): a model that cannot be inspected
+   is refused (:mod:`tfhub.server.inspect_step`);
 3. it is packed once as ``.tar.gz`` (what every client reads) and ``.tar.zst`` (faster to
    unpack, for tfhub clients), sha256 computed;
 4. both archives and the unpacked folder go to storage under a fresh prefix
@@ -31,17 +33,12 @@ from dataclasses import dataclass
 from tfhub.core.archive import Limits, extract_archive
 from tfhub.core.formats import HUB_MODULE_PB, SAVED_MODEL_PB
 from tfhub.core.pack import pack_archive
-from tfhub.errors import (
-    DownloadError,
-    ModelFormatError,
-    NotAnArchiveError,
-    ServerError,
-    UnsafeArchiveError,
-)
+from tfhub.errors import DownloadError, NotAnArchiveError, ServerError, UnsafeArchiveError
 from tfhub.server.access import Viewer
 from tfhub.server.context import HubContext
 from tfhub.server.inspect_step import Inspected, inspect_model
 from tfhub.server.names import check_name
+from tfhub.server.public_errors import without_paths
 from tfhub.server.settings import ServerSettings
 
 logger = logging.getLogger("tfhub.server")
@@ -148,12 +145,15 @@ def stage(hub: HubContext, request: PublishRequest, work: str, prefix: str) -> S
     unpacked = os.path.join(work, "unpacked")
     os.mkdir(unpacked)
     label = f"{request.publisher}/{request.model}"
-    sizes = unpack(request.archive_path, unpacked, hub.settings, label=label)
-    model_dir = model_root(unpacked)
+    name = f"the upload to {label}"
+    model_dir = unpacked
     try:
-        inspected = inspect_model(model_dir)
-    except ModelFormatError as e:
-        raise ServerError(str(e), status=422, code="not_a_model") from e
+        sizes = unpack(request.archive_path, unpacked, hub.settings, label=label)
+        model_dir = model_root(unpacked)
+        inspected = inspect_model(model_dir, name)
+    except ServerError as e:  # messages name the upload, not the server's folders
+        roots = [model_dir, unpacked, work, os.path.dirname(request.archive_path)]
+        raise without_paths(e, roots, name) from e
     gzip = pack(model_dir, os.path.join(work, "model.tar.gz"), "gzip")
     zstd = pack(model_dir, os.path.join(work, "model.tar.zst"), "zstd")
     storage = hub.storage

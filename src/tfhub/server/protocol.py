@@ -9,6 +9,9 @@
   (``file://...`` or ``s3://...``), also written in the body (the original client reads it
   from there).
 * Without a version: the latest one. Without ``tf-hub-format``: the model's page.
+* Private models need a token of their publisher: ``Authorization: Bearer`` (programs) or
+  the pages' login cookie (a logged-in browser following the page's archive link);
+  without one they answer 404.
 
 Example::
 
@@ -26,13 +29,14 @@ from starlette.responses import JSONResponse, Response
 
 from tfhub.errors import ServerError
 from tfhub.server import catalog
+from tfhub.server.accept import ZSTD, wants_zstd
 from tfhub.server.access import Viewer
 from tfhub.server.db import Model, Version
-from tfhub.server.deps import ViewerDep, hub_of
+from tfhub.server.deps import ReaderDep, hub_of
 from tfhub.server.names import parse_version
 from tfhub.server.ranges import http_date, plan
 from tfhub.server.responses import StoredFileResponse
-from tfhub.server.views import API, ZSTD_ACCEPT
+from tfhub.server.views import API
 
 router = APIRouter(tags=["hub URL protocol"])
 Format = Annotated[
@@ -42,33 +46,9 @@ Format = Annotated[
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def wants_zstd(accept: str | None) -> bool:
-    """Whether ``Accept`` prefers ``application/zstd`` (q > 0, at least gzip's q).
-
-    >>> wants_zstd("application/zstd, application/gzip;q=0.9"), wants_zstd("*/*")
-    (True, False)
-    """
-    if not accept:
-        return False
-    weights: dict[str, float] = {}
-    for item in accept.split(","):
-        media, *options = (p.strip() for p in item.split(";"))
-        q = 1.0
-        for option in options:
-            name, _, value = option.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        weights[media.lower()] = q
-    zstd = weights.get(ZSTD_ACCEPT, 0.0)
-    return zstd > 0 and zstd >= weights.get("application/gzip", 0.0)
-
-
 @router.get("/{publisher}/{model}", summary="The latest version (archive, 303 or page)")
 def latest(
-    request: Request, viewer: ViewerDep, publisher: str, model: str, fmt: Format = None
+    request: Request, viewer: ReaderDep, publisher: str, model: str, fmt: Format = None
 ) -> Response:
     """``?tf-hub-format=compressed``: the archive of the latest version (gzip; zstd with
     ``Accept: application/zstd``), with ``Range``, ``If-None-Match`` and HEAD. ``uncompressed``:
@@ -79,7 +59,7 @@ def latest(
 @router.get("/{publisher}/{model}/{version}", summary="A pinned version (archive, 303 or page)")
 def pinned(
     request: Request,
-    viewer: ViewerDep,
+    viewer: ReaderDep,
     publisher: str,
     model: str,
     version: str,
@@ -132,7 +112,7 @@ def archive(request: Request, model: Model, version: Version, *, latest: bool) -
     use_zstd = version.zstd_key is not None and wants_zstd(request.headers.get("accept"))
     if use_zstd:
         key, size, sha256 = version.zstd_key, version.zstd_bytes, version.zstd_sha256
-        media, suffix = ZSTD_ACCEPT, "tar.zst"
+        media, suffix = ZSTD, "tar.zst"
     else:
         key, size, sha256 = version.gzip_key, version.gzip_bytes, version.gzip_sha256
         media, suffix = "application/gzip", "tar.gz"

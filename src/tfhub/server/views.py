@@ -14,18 +14,16 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from tfhub.server.accept import ZSTD
 from tfhub.server.db import Model, Publisher, Version
-from tfhub.server.inspect_step import for_handle
 from tfhub.server.markdown import render
-from tfhub.server.snippets import snippets
+from tfhub.server.reports import shown
+from tfhub.server.snippets import as_dict
 
 API = "/api/v1"
-ZSTD_ACCEPT = "application/zstd"
-"""The ``Accept`` media type that gets the zstd archive instead of gzip."""
 
 
 def iso(t: dt.datetime | None) -> str | None:
@@ -90,17 +88,9 @@ def model_detail(model: Model, versions: list[Version], urls: Urls) -> dict[str,
     }
 
 
-def report_of(version: Version) -> dict[str, Any]:
-    try:
-        report = json.loads(version.inspect_json or "{}")
-    except ValueError:
-        return {}
-    return report if isinstance(report, dict) else {}
-
-
 def version_detail(model: Model, version: Version, urls: Urls) -> dict[str, Any]:
     p, m, n = model.publisher.name, model.name, version.number
-    report = for_handle(report_of(version), urls.handle(p, m, n))
+    report = shown(version.inspect_json, version.format, urls.handle(p, m, n))
     archives: dict[str, Any] = {
         "gzip": {
             "url": urls.archive(p, m, n),
@@ -111,7 +101,7 @@ def version_detail(model: Model, version: Version, urls: Urls) -> dict[str, Any]
     if version.zstd_key is not None:
         archives["zstd"] = {
             "url": urls.archive(p, m, n),
-            "accept": ZSTD_ACCEPT,
+            "accept": ZSTD,
             "bytes": version.zstd_bytes,
             "sha256": version.zstd_sha256,
         }
@@ -122,7 +112,7 @@ def version_detail(model: Model, version: Version, urls: Urls) -> dict[str, Any]
         "latest_version": model.latest_version,
         "is_latest": n == model.latest_version,
         "created_at": iso(version.created_at),
-        "format": version.format,
+        "format": report.format,
         "description": model.description,
         "tags": [t.tag for t in model.tags],
         "handle": urls.handle(p, m, n),
@@ -133,8 +123,8 @@ def version_detail(model: Model, version: Version, urls: Urls) -> dict[str, Any]
         "files": version.file_count,
         "readme": version.readme,
         "readme_html": render(version.readme),
-        "inspection": report,
-        "snippets": snippets(urls.handle(p, m, n), version.format, report),
+        "inspection": report.report,
+        "snippets": as_dict(report.snippets),
     }
 
 

@@ -14,12 +14,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfhub.errors import HubError
+from tfhub.errors import LayerConfigError  # still importable from here, as it used to be
 from tfhub.tf.load import load
-
-
-class LayerConfigError(HubError, ValueError):
-    """The KerasLayer arguments do not fit the model (wrong signature, output key, ...)."""
 
 
 def _is_handle(handle: Any) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from tfhub.core.formats import TF1_HUB_MODULE, detect_format, is_hub_module
 from tfhub.errors import ModelFormatError
 from tfhub.hub import resolve
+from tfhub.inspection.checkpoint import check_checkpoint
 from tfhub.inspection.load_scan import check_before_load
 from tfhub.tf._import import tensorflow
 from tfhub.tf.ops import missing_op_error
@@ -36,6 +37,18 @@ def _check_files(path: str) -> None:
     says what is wrong with its files (damaged ``saved_model.pb``, no MetaGraph), if any."""
     if "://" not in path:
         detect_format(path)
+
+
+def _check_checkpoint(path: str, label: str) -> None:
+    """Before loading: refuses a local model whose checkpoint (``variables/``) is missing or
+    incomplete, which TensorFlow reports only as a raw ``FileNotFoundError`` (or, in TF1
+    compatibility mode, not before ``Session.run``). A complete one costs a listing."""
+    if "://" in path:
+        return
+    problem = check_checkpoint(path)
+    if problem:
+        where = label if label == path else f"{label} ({path})"
+        raise ModelFormatError(f"{where} is damaged: {problem}")
 
 
 def load(
@@ -84,7 +97,8 @@ def load(
         The loaded object, as ``tf.saved_model.load`` returns it.
 
     Raises:
-        ModelFormatError: the handle names something that is not a model.
+        ModelFormatError: the handle names something that is not a model, or a damaged one
+            (e.g. its ``variables/`` checkpoint is missing).
         MissingOpError: the model needs ops no installed package registers.
         UnsafeModelError: ``TFHUB_SCAN=block`` and the model has high-severity risky ops.
 
@@ -96,6 +110,7 @@ def load(
     path = resolve(handle)
     check_before_load(handle, path, read=_read_remote)
     kind = _kind(path)
+    _check_checkpoint(path, str(handle))
     if trainable and kind == TF1_HUB_MODULE and tensorflow().executing_eagerly():
         from tfhub.tf1.reusable import load_reusable
 

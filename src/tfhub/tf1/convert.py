@@ -31,7 +31,12 @@ from tfhub.core.handle import redact_url
 from tfhub.errors import ConvertError, ExportError
 from tfhub.tf1._tf import tf
 from tfhub.tf1.convert_build import SERVING_DEFAULT, build_root, serving_signatures
-from tfhub.tf1.convert_info import ConvertReport, write_attachments, write_provenance
+from tfhub.tf1.convert_info import (
+    ConvertReport,
+    describe_variants,
+    write_attachments,
+    write_provenance,
+)
 from tfhub.tf1.convert_verify import Verification, verify
 from tfhub.tf1.reusable import ReusableHubModule, load_reusable
 from tfhub.tf1.spec import ModuleSpec, load_module_spec
@@ -180,9 +185,7 @@ def _convert_into(
     tolerance: float,
 ) -> ConvertReport:
     logger.info(
-        "converting (inference variant %s, training variant %s)",
-        sorted(obj.inference_tags),
-        sorted(obj.train_tags),
+        "converting (graph variants: %s)", describe_variants(obj.inference_tags, obj.train_tags)
     )
     regularization = [float(loss()) for loss in obj.regularization_losses]
     root = build_root(obj, spec)

@@ -20,13 +20,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tfhub.core.hub_module import GraphVariant
+from tfhub.core.hub_module import GraphVariant, format_tags
 from tfhub.errors import ModelFormatError, ModuleLookupError
 
 EXTRA_DIR = "assets.extra"
 PROVENANCE_FILE = "tfhub_convert.json"
 ATTACHMENTS_FILE = "tfhub_attachments.json"
 _FORMAT = 1
+TRAIN = ("train",)
+
+
+def describe_variants(inference_tags: Iterable[str], train_tags: Iterable[str]) -> str:
+    """Which graph variant inference and ``training=True`` run, in words.
+
+    >>> describe_variants((), ("train",))
+    'inference {}, training {train}'
+    >>> describe_variants((), ())
+    'inference {}; training runs the inference variant (the module has no train variant)'
+    """
+    if tuple(sorted(train_tags)) != TRAIN:  # convert trains with {train} whenever it exists
+        return (
+            f"inference {format_tags(inference_tags)}; training runs the inference variant "
+            "(the module has no train variant)"
+        )
+    return f"inference {format_tags(inference_tags)}, training {format_tags(train_tags)}"
 
 
 @dataclass(frozen=True)
@@ -71,8 +88,7 @@ class ConvertReport:
         """Several lines for people: what was converted and how it was checked."""
         lines = [
             f"converted {self.source} -> {self.destination}",
-            f"  graph variants: inference {list(self.inference_tags)}, "
-            f"training {list(self.train_tags)}",
+            f"  graph variants: {describe_variants(self.inference_tags, self.train_tags)}",
             "  signatures: "
             + ", ".join(f"{tf1} -> {key}" for key, tf1 in sorted(self.serving_signatures.items())),
             f"  variables: {self.variables} ({self.trainable_variables} trainable), "
@@ -189,7 +205,8 @@ def read_attachments(
     for variant in data.get("variants", []):
         if variant.get("tags") == wanted:
             return {k: base64.b64decode(v) for k, v in variant.get("attachments", {}).items()}
-    available = ", ".join(str(v.get("tags")) for v in data.get("variants", []))
+    available = ", ".join(format_tags(v.get("tags", ())) for v in data.get("variants", []))
     raise ModuleLookupError(
-        f"No graph variant with tags {wanted} in {path}. Available: {available or 'none'}."
+        f"No graph variant with tags {format_tags(wanted)} in {path}. "
+        f"Available: {available or 'none'}."
     )

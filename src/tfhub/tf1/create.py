@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from tfhub.core.hub_module import ATTACHMENT_COLLECTION, encode_attachment
+from tfhub.core.hub_module import ATTACHMENT_COLLECTION, encode_attachment, format_tags
 from tfhub.errors import ModuleDefinitionError
 from tfhub.tf1._tf import tf, v1
 from tfhub.tf1.definition import definition_of
@@ -45,7 +45,9 @@ def create_module_spec(
     for tags, kwargs in variants:
         key = frozenset(tags or ())
         if key in meta_graphs:
-            raise ModuleDefinitionError(f"create_module_spec(): tags {sorted(key)} used twice.")
+            raise ModuleDefinitionError(
+                f"create_module_spec(): tags {format_tags(key)} used twice."
+            )
         meta_graphs[key] = _build_variant(module_fn, key, dict(kwargs), drop_collections or ())
     label = getattr(module_fn, "__qualname__", None) or repr(module_fn)
     return ModuleSpec.from_meta_graphs(meta_graphs.values(), f"<module_fn {label}>")
@@ -65,7 +67,7 @@ def _build_variant(
             del compat.get_collection_ref(key)[:]
         meta_graph = compat.train.export_meta_graph(strip_default_attrs=True)
     definition = definition_of(graph)
-    where = f"graph variant {sorted(tags)}"
+    where = f"graph variant {format_tags(tags)}"
     if not definition.signatures:
         raise ModuleDefinitionError(
             f"{where}: no signature. Call tfhub.add_signature(...) at least once in module_fn."

@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import tensorflow as tf  # type: ignore[import-untyped]
 
-from tfhub.core.hub_module import GraphVariant, Signature
+from tfhub.core.hub_module import GraphVariant, Signature, format_tags
 from tfhub.errors import ModelFormatError, ModuleCallError
 from tfhub.tf1._tf import proto
 from tfhub.tf1.export import save_checkpoint, slice_spec, write_module
@@ -97,7 +97,7 @@ class _VariantGraph:
             ):
                 raise ModelFormatError(
                     f"Variable {definition.variable_name!r} of graph variant "
-                    f"{sorted(variant.tags)} is not a variable node of the graph "
+                    f"{format_tags(variant.tags)} is not a variable node of the graph "
                     f"({node.op if node else 'missing'}); the module is damaged."
                 )
             handles[f"{node.name}:0"] = variables[_variable_key(definition)]

@@ -12,11 +12,13 @@ from tfhub.core.hub_module import (
     MODULE_DEF_PB,
     GraphVariant,
     HubModule,
+    format_tags,
     meta_graph_blobs,
     parse_hub_module,
     parse_meta_graph,
 )
 from tfhub.errors import ModelFormatError, ModuleDefinitionError, ModuleLookupError
+from tfhub.inspection.checkpoint import checkpoint_problem
 from tfhub.tf1._tf import tf, v1
 from tfhub.tf1.meta_graph import bind_assets, unsupported_collections
 from tfhub.tf1.tensor_info import ParsedTensorInfo
@@ -98,8 +100,8 @@ class ModuleSpec:
             if required:
                 attached = ", ".join(sorted(variant.attachments)) or "none"
                 raise ModuleLookupError(
-                    f"No message attached under {key!r} in graph variant {sorted(variant.tags)}"
-                    f" of {self._module.path}. Attached: {attached}."
+                    f"No message attached under {key!r} in graph variant "
+                    f"{format_tags(variant.tags)} of {self._module.path}. Attached: {attached}."
                 )
             return None
         message = message_type()
@@ -147,7 +149,7 @@ class ModuleSpec:
             unsupported = unsupported_collections(meta_graph)
             if unsupported:
                 raise ModelFormatError(
-                    f"{self._module.path}: graph variant {sorted(key)} holds collections the "
+                    f"{self._module.path}: graph variant {format_tags(key)} holds collections the "
                     f"TF1 Hub format does not support: {', '.join(unsupported)}."
                 )
             self._parsed[key] = meta_graph
@@ -175,7 +177,8 @@ def load_module_spec(handle: str | os.PathLike[str]) -> ModuleSpec:
     module there. Reads metadata only: nothing is added to any graph.
 
     Raises:
-        ModelFormatError: the handle holds no TF1 Hub module, or one tfhub cannot read.
+        ModelFormatError: the handle holds no TF1 Hub module, one tfhub cannot read, or a
+            damaged one (it lists variables, but its ``variables/`` checkpoint is missing).
 
     Example:
         >>> spec = tfhub.load_module_spec("https://hub.example.com/models/text/1")  # doctest: +SKIP
@@ -198,8 +201,23 @@ def load_module_spec(handle: str | os.PathLike[str]) -> ModuleSpec:
     pairs = zip(module.variants, meta_graph_blobs(saved_model), strict=True)
     blobs = {variant.tags: bytes(blob) for variant, blob in pairs}
     has_variables = gfile.exists(_join(root, "variables", "variables.index"))
+    _check_checkpoint(module, root)
     checkpoint = _join(root, "variables", "variables") if has_variables else None
     return ModuleSpec(module, blobs, checkpoint, root)
+
+
+def _check_checkpoint(module: HubModule, root: str) -> None:
+    """Refuses a module that lists variables but lacks (part of) the checkpoint holding
+    their values: a ``Module`` would silently start from the initializers instead."""
+    declared = len({name for variant in module.variants for name in variant.variables})
+    if not declared:
+        return
+    gfile = tf().io.gfile
+    directory = _join(root, "variables")
+    names = [n.rstrip("/") for n in gfile.listdir(directory)] if gfile.isdir(directory) else None
+    problem = checkpoint_problem(names, declared, required=False)
+    if problem:
+        raise ModelFormatError(f"{root} is damaged: {problem}")
 
 
 def as_module_spec(spec: ModuleSpec | str | os.PathLike[str]) -> ModuleSpec:
