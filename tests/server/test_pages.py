@@ -24,6 +24,7 @@ import pytest
 
 from server.conftest import Models
 from server.hubtest import Hub, ServerThread
+from tfhub.core.progress import format_size
 from tfhub.server.context import HubContext
 
 pytestmark = pytest.mark.timeout(240)
@@ -271,8 +272,8 @@ def test_model_page_shows_signatures_sizes_and_compatibility(
     variables = detail["inspection"]["variables"]
     assert variables["trainable"] == 2  # kernel and bias (and the checkpoint's save_counter)
     assert f"Variables {variables['count']} (2 trainable)" in facts
-    gzip_kb = f"{detail['archives']['gzip']['bytes'] / 1e3:.1f} kB .tar.gz"
-    assert gzip_kb in facts and ".tar.zst" in facts
+    gzip_size = f"{format_size(detail['archives']['gzip']['bytes'])} .tar.gz"
+    assert gzip_size in facts and ".tar.zst" in facts
     compat = page.one("table", class_="compat")
     headers = [th.text() for th in compat.one("thead").all("th")]
     assert headers == ["Operation", "TF1 compatibility mode", "TF2 (tf_keras)", "TF2 with Keras 3"]

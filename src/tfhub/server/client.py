@@ -31,7 +31,7 @@ import httpx
 from tfhub.config import Settings
 from tfhub.core.formats import detect_format
 from tfhub.core.pack import pack_archive
-from tfhub.core.progress import start_progress
+from tfhub.core.progress import format_size, start_progress
 from tfhub.errors import ConfigError, ServerError
 from tfhub.server.names import check_name, parse_version
 
@@ -98,7 +98,7 @@ class MultipartBody:
         if not settings.disable_progress and sys.stderr is not None and sys.stderr.isatty():
             bar = start_progress(f"upload {label}", self.length, settings)
         else:
-            logger.info("Uploading %s (%.1f MB)", label, self.length / 1e6)
+            logger.info("Uploading %s (%s)", label, format_size(self.length))
         start, ok = time.monotonic(), False
         try:
             for piece in self._pieces():

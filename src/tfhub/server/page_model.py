@@ -17,6 +17,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfhub.core.progress import format_size
 from tfhub.inspection import SCHEMA
 from tfhub.server.markdown import PAGE_HEADING_SHIFT, render
 from tfhub.server.reports import shown
@@ -40,13 +41,8 @@ def format_label(kind: str) -> str:
 
 
 def human_bytes(size: int | None) -> str:
-    """``1234567`` -> ``1.2 MB`` (decimal units, like the CLI)."""
-    if size is None:
-        return "unknown"
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
+    """``1234567`` -> ``1.2 MB`` (the CLI's :func:`~tfhub.core.progress.format_size`)."""
+    return "unknown" if size is None else format_size(size)
 
 
 def shape_text(shape: Any) -> str:
