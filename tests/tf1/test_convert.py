@@ -335,6 +335,30 @@ def test_an_interrupted_conversion_leaves_nothing(
     assert os.listdir(tmp_path) == []
 
 
+def test_sigterm_during_the_cli_leaves_nothing(hub_module: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tfhub", "convert", str(hub_module), str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(".tfhub-convert-" in p for p in os.listdir(tmp_path)):
+            assert process.poll() is None, "the conversion ended before it could be stopped"
+            assert time.monotonic() < deadline, "no staging directory appeared"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_tf2_saved_model_and_a_non_empty_destination_are_refused(
     converted: Converted, hub_module: Path, tmp_path: Path
 ) -> None:

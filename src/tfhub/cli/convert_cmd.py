@@ -4,6 +4,8 @@ imported only when the command runs)."""
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 
 import click
 
@@ -48,6 +50,8 @@ def convert_command(
 
     for name in ("tensorflow", "absl"):  # TensorFlow's deprecation and saving notes
         logging.getLogger(name).setLevel(logging.ERROR)
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C, so the staging directory is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     report = convert(
         src,
         dst,
