@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from server.hubtest import BUCKET, Hub, ServerThread
-from server.pg import Postgres, postgres_or_skip
+from server.pg import Postgres, running_postgres
 from support.object_stores import moto_s3
 from tfhub.server.context import HubContext
 from tfhub.server.settings import ServerSettings
@@ -89,7 +89,7 @@ def keras3_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    with postgres_or_skip() as pg:
+    with running_postgres() as pg:
         yield pg
 
 
