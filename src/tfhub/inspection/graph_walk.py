@@ -32,9 +32,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from tfhub.core.wire import Value, fields, message, text
+from tfhub.core.wire import Value, fields, map_entry, message, span_at, spans, text, varint
 from tfhub.errors import ModelFormatError
-from tfhub.inspection.wire_spans import map_entry, span_at, spans, varint
 
 __all__ = [
     "MAX_EMBEDDED_DEPTH",
