@@ -1,4 +1,5 @@
-"""A streaming ``multipart/form-data`` parser for publish requests (RFC 7578).
+"""Streaming ``multipart/form-data`` for publish requests (RFC 7578), parsed by
+python-multipart.
 
 Bytes go in as they arrive (:meth:`MultipartParser.feed`); events come out: a part's
 headers, pieces of its body, its end. Bodies are never gathered in memory, so a
@@ -17,12 +18,16 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import python_multipart
+import python_multipart.exceptions
+from python_multipart.multipart import parse_options_header
 
 from tfhub.errors import ServerError
 
 MAX_HEADER_BYTES = 16 << 10
-_PARAM = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{1,70}")
 
 
@@ -32,13 +37,8 @@ def bad_body(why: str) -> ServerError:
 
 def params(header: str) -> dict[str, str]:
     """``form-data; name="a"; filename="b.tgz"`` -> ``{"name": "a", "filename": "b.tgz"}``."""
-    found: dict[str, str] = {}
-    for match in _PARAM.finditer(header):
-        quoted, plain = match.group(2), match.group(3)
-        found[match.group(1).lower()] = (
-            re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else plain or ""
-        )
-    return found
+    _, found = parse_options_header(header)
+    return {k.decode("latin-1").lower(): v.decode("utf-8", "replace") for k, v in found.items()}
 
 
 def boundary_of(content_type: str) -> bytes:
@@ -66,79 +66,68 @@ END = End()
 
 
 class MultipartParser:
-    """Feed it the body; it returns :class:`Part`, ``bytes`` and :data:`END` events."""
+    """Feed it the body; it returns :class:`Part`, ``bytes`` and :data:`END` events.
+
+    The parsing is python-multipart's (the parser Starlette uses), driven through its
+    callbacks; this class only turns them into events and tfhub's errors.
+    """
 
     def __init__(self, boundary: bytes) -> None:
-        self.delimiter = b"\r\n--" + boundary
-        self.buffer = b"\r\n"  # so the first delimiter looks like every other one
-        self.state = "preamble"
+        self._events: list[Part | bytes | End] = []
+        self._field = self._value = b""
+        self._headers = b""
+        self._ended = False
+
+        def header_piece(target: str) -> Callable[[bytes, int, int], None]:
+            def add(chunk: bytes, start: int, end: int) -> None:
+                setattr(self, target, getattr(self, target) + chunk[start:end])
+                if len(self._headers) + len(self._field) + len(self._value) > MAX_HEADER_BYTES:
+                    raise bad_body("a part's headers are too long")
+
+            return add
+
+        def body(chunk: bytes, start: int, end: int) -> None:
+            self._events.append(chunk[start:end])
+
+        def header_end() -> None:
+            self._headers += self._field + b": " + self._value + b"\r\n"
+            self._field = self._value = b""
+
+        def headers_done() -> None:
+            self._events.append(_part(self._headers))
+            self._headers = b""
+
+        def finished() -> None:
+            self._ended = True
+
+        self._parser = python_multipart.MultipartParser(
+            boundary,
+            {
+                "on_header_field": header_piece("_field"),
+                "on_header_value": header_piece("_value"),
+                "on_header_end": header_end,
+                "on_headers_finished": headers_done,
+                "on_part_data": body,
+                "on_part_end": lambda: self._events.append(END),
+                "on_end": finished,
+            },
+            max_header_count=64,
+            max_header_size=MAX_HEADER_BYTES,
+        )
 
     def feed(self, data: bytes) -> list[Part | bytes | End]:
-        self.buffer += data
-        events: list[Part | bytes | End] = []
-        while True:
-            step = getattr(self, "_" + self.state)(events)
-            if not step:
-                return events
+        try:
+            self._parser.write(data)
+        except python_multipart.exceptions.MultipartParseError as e:
+            raise bad_body(str(e).rstrip(".")) from e
+        events, self._events = self._events, []
+        return events
 
     def finish(self) -> list[Part | bytes | End]:
         """Checks that the body ended with the closing delimiter."""
-        if self.state != "epilogue":
+        if not self._ended:
             raise bad_body("it ends before the closing boundary (was the upload cut?)")
         return []
-
-    def _preamble(self, events: list[Part | bytes | End]) -> bool:
-        at = self.buffer.find(self.delimiter)
-        if at < 0:
-            self.buffer = self.buffer[-len(self.delimiter) :]
-            return False
-        self.buffer = self.buffer[at + len(self.delimiter) :]
-        self.state = "after_delimiter"
-        return True
-
-    def _after_delimiter(self, events: list[Part | bytes | End]) -> bool:
-        stripped = self.buffer.lstrip(b" \t")
-        if len(stripped) < 2:
-            return False
-        if stripped.startswith(b"--"):
-            self.state, self.buffer = "epilogue", b""
-            return False
-        if not stripped.startswith(b"\r\n"):
-            raise bad_body("a boundary is not followed by a line break")
-        self.buffer, self.state = stripped[2:], "headers"
-        return True
-
-    def _headers(self, events: list[Part | bytes | End]) -> bool:
-        end = self.buffer.find(b"\r\n\r\n")
-        if end < 0 and self.buffer.startswith(b"\r\n"):
-            end = -2  # no headers at all
-        if end == -1:
-            if len(self.buffer) > MAX_HEADER_BYTES:
-                raise bad_body("a part's headers are too long")
-            return False
-        raw, self.buffer = self.buffer[: max(end, 0)], self.buffer[end + 4 :]
-        events.append(_part(raw))
-        self.state = "body"
-        return True
-
-    def _body(self, events: list[Part | bytes | End]) -> bool:
-        at = self.buffer.find(self.delimiter)
-        if at < 0:
-            keep = len(self.delimiter) - 1
-            if len(self.buffer) > keep:
-                events.append(self.buffer[:-keep])
-                self.buffer = self.buffer[-keep:]
-            return False
-        if at:
-            events.append(self.buffer[:at])
-        events.append(END)
-        self.buffer = self.buffer[at + len(self.delimiter) :]
-        self.state = "after_delimiter"
-        return True
-
-    def _epilogue(self, events: list[Part | bytes | End]) -> bool:
-        self.buffer = b""
-        return False
 
 
 def _part(raw: bytes) -> Part:
