@@ -14,6 +14,7 @@ import tfhub
 from support.archives import model_archive
 from support.model_archives import assert_model, disk_files
 from support.server import Route
+from tfhub.core import maintenance
 from tfhub.core.cache import Cache, InstallInfo, default_cache_root
 from tfhub.core.handle import Handle
 from tfhub.core.maintenance import prune, verify
@@ -317,6 +318,23 @@ def test_prune_removes_damage_and_leftovers_but_not_busy_ones(server, cache_dir)
     assert live_staging.exists() and not dead_staging.exists()
     assert_model(tfhub.resolve(intact.url), intact.archive)
     assert intact.hits == 1
+
+
+def test_prune_removes_stale_temp_files_of_killed_writers_only(server, cache_dir):
+    """A writer killed before its rename (e.g. the load-time scan's ``scan.json``) leaves a
+    ``.*.tmp`` file in the entry; prune removes it once it is old, never a fresh one."""
+    served = Served(server)
+    stale = served.entry / ".scan.abc123.tmp"
+    fresh = served.entry / ".scan.def456.tmp"
+    stale.write_text("{")
+    fresh.write_text("{")
+    an_hour_and_more = time.time() - maintenance.STALE_TEMP_SECONDS - 60
+    os.utime(stale, (an_hour_and_more, an_hour_and_more))
+    report = prune(Cache(cache_dir))
+    assert report.removed == [str(stale)]
+    assert not stale.exists() and fresh.exists()
+    assert_model(tfhub.resolve(served.url), served.archive)
+    assert served.hits == 1  # the entry itself stays
 
 
 def test_prune_dry_run_removes_nothing(server, cache_dir):

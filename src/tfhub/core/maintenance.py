@@ -73,8 +73,14 @@ def _delete(path: str) -> None:
             os.unlink(path)
 
 
+STALE_TEMP_SECONDS = 3600
+"""A ``.*.tmp`` file in an entry folder this old was left by a killed writer (such as
+the load-time scan storing ``scan.json``); a live writer renames its file within seconds."""
+
+
 def _leftovers(cache: Cache) -> list[tuple[str, str]]:
-    """``(key, path)`` of every staging leftover and partial download."""
+    """``(key, path)`` of every staging leftover, partial download and stale temporary
+    file in an entry folder."""
     found = []
     for folder, key_of in (("staging", staging_key), ("partial", partial_key)):
         with contextlib.suppress(FileNotFoundError):
@@ -82,7 +88,26 @@ def _leftovers(cache: Cache) -> list[tuple[str, str]]:
                 key = key_of(name)
                 if key is not None:
                     found.append((key, os.path.join(cache.root, folder, name)))
+    return found + _stale_temp_files(cache)
+
+
+def _stale_temp_files(cache: Cache) -> list[tuple[str, str]]:
+    found = []
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for entry in cache.entries():
+        with contextlib.suppress(FileNotFoundError):
+            for name in sorted(os.listdir(entry.path)):
+                path = os.path.join(entry.path, name)
+                if name.startswith(".") and name.endswith(".tmp") and _older(path, cutoff):
+                    found.append((entry.key, path))
     return found
+
+
+def _older(path: str, cutoff: float) -> bool:
+    try:
+        return os.lstat(path).st_mtime < cutoff
+    except OSError:
+        return False
 
 
 def _unusable(cache: Cache, entry: CacheEntry, cutoff: float | None) -> bool:
@@ -97,9 +122,9 @@ def prune(
     cache: Cache, *, older_than_days: float | None = None, dry_run: bool = False
 ) -> PruneReport:
     """Removes what no one can use: damaged or incomplete entries, leftovers of killed
-    installs, partial downloads, and (with ``older_than_days``) entries installed earlier.
-    Anything whose entry is locked by a running process is left alone; entries are judged
-    again under their lock, so one repaired meanwhile stays."""
+    installs and writers, partial downloads, and (with ``older_than_days``) entries
+    installed earlier. Anything whose entry is locked by a running process is left alone;
+    entries are judged again under their lock, so one repaired meanwhile stays."""
     report = PruneReport()
     cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else None
     entries = {e.key: e for e in cache.entries()}
