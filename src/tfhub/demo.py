@@ -1,8 +1,7 @@
-"""The main job on embedded defaults: build a small model, pack it as an archive, serve it
-on 127.0.0.1, resolve it through the cache, and load it.
+"""An end-to-end client self-check on embedded defaults: build a small model, pack it as an
+archive, serve it on 127.0.0.1, resolve it through the cache, and load it.
 
-Run it with ``python -m tfhub.demo`` (an end-to-end self-check; the main job,
-``scripts/serve.sh``, runs the hub server).
+Run it with ``python -m tfhub.demo``. (The main job, ``scripts/serve.sh``, runs the hub server.)
 """
 
 from __future__ import annotations
