@@ -337,6 +337,19 @@ def test_prune_removes_stale_temp_files_of_killed_writers_only(server, cache_dir
     assert served.hits == 1  # the entry itself stays
 
 
+def test_prune_counts_a_doomed_entry_once_with_its_temp_file(server, cache_dir):
+    """An entry removed whole is not listed again for the stale temp file inside it."""
+    served = Served(server)
+    Path(served.path, "saved_model.pb").unlink()
+    stale = served.entry / ".scan.abc123.tmp"
+    stale.write_text("12345")
+    os.utime(stale, (0, 0))
+    size = maintenance.disk_size(served.entry)
+    report = prune(Cache(cache_dir), dry_run=True)
+    assert report.removed == [str(served.entry)]
+    assert report.freed_bytes == size
+
+
 def test_prune_dry_run_removes_nothing(server, cache_dir):
     served = Served(server)
     Path(served.path, "saved_model.pb").unlink()

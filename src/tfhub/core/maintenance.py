@@ -78,9 +78,9 @@ STALE_TEMP_SECONDS = 3600
 the load-time scan storing ``scan.json``); a live writer renames its file within seconds."""
 
 
-def _leftovers(cache: Cache) -> list[tuple[str, str]]:
+def _leftovers(cache: Cache, entries: list[CacheEntry]) -> list[tuple[str, str]]:
     """``(key, path)`` of every staging leftover, partial download and stale temporary
-    file in an entry folder."""
+    file in the folders of ``entries``."""
     found = []
     for folder, key_of in (("staging", staging_key), ("partial", partial_key)):
         with contextlib.suppress(FileNotFoundError):
@@ -88,13 +88,13 @@ def _leftovers(cache: Cache) -> list[tuple[str, str]]:
                 key = key_of(name)
                 if key is not None:
                     found.append((key, os.path.join(cache.root, folder, name)))
-    return found + _stale_temp_files(cache)
+    return found + _stale_temp_files(entries)
 
 
-def _stale_temp_files(cache: Cache) -> list[tuple[str, str]]:
+def _stale_temp_files(entries: list[CacheEntry]) -> list[tuple[str, str]]:
     found = []
     cutoff = time.time() - STALE_TEMP_SECONDS
-    for entry in cache.entries():
+    for entry in entries:
         with contextlib.suppress(FileNotFoundError):
             for name in sorted(os.listdir(entry.path)):
                 path = os.path.join(entry.path, name)
@@ -128,8 +128,9 @@ def prune(
     report = PruneReport()
     cutoff = time.time() - older_than_days * 86400 if older_than_days is not None else None
     entries = {e.key: e for e in cache.entries()}
-    doomed = [(e.key, e.path) for e in entries.values() if _unusable(cache, e, cutoff)]
-    for key, path in doomed + _leftovers(cache):
+    doomed = {e.key: e.path for e in entries.values() if _unusable(cache, e, cutoff)}
+    kept = [e for e in entries.values() if e.key not in doomed]  # removed whole otherwise
+    for key, path in [*doomed.items(), *_leftovers(cache, kept)]:
         with cache.try_lock(key) as idle:
             if not idle:
                 report.skipped_busy.append(path)
