@@ -60,6 +60,26 @@ def test_latest_is_the_newest_version_and_pinned_versions_stay(
     assert "no-cache" in latest.headers["cache-control"]  # it changes with the next version
 
 
+def test_a_download_is_one_database_query(hub: Hub, published: dict[str, Any]) -> None:
+    """Every client download comes here: model, publisher and version in one query."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = hub.hub.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for path in ("team/encoder", "team/encoder/1"):
+            statements.clear()
+            assert get(hub, path).status_code == 200
+            assert len(statements) == 1, statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
 def test_ranges(hub: Hub, published: dict[str, Any]) -> None:
     full = get(hub, "team/encoder/1").content
     size, etag = len(full), get(hub, "team/encoder/1").headers["etag"]

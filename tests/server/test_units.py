@@ -156,12 +156,20 @@ def test_multipart_parts_survive_every_split(step: int) -> None:
     assert parts == {"readme": b"# R\r\n\r\ntext", "tags": b"a,b", "archive": archive}
 
 
+_PADDING = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(20))
+"""Twenty headers of 1 kB: each within python-multipart's limit, together too long."""
+
+
 @pytest.mark.parametrize(
     ("mutate", "why"),
     [
         (lambda b: b[:-30], "ends before the closing boundary"),
         (lambda b: b.replace(b"Content-Disposition", b"X-Nothing", 1), "no 'Content-Disposition"),
         (lambda b: b.replace(b'name="readme"', b'filename="x"', 1), "no field name"),
+        (
+            lambda b: b.replace(b'name="readme"\r\n', b'name="readme"\r\n' + _PADDING, 1),
+            "headers are too long",
+        ),
     ],
 )
 def test_malformed_multipart_is_refused(mutate: object, why: str) -> None:

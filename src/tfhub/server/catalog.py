@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from tfhub.errors import ServerError
 from tfhub.server.access import Viewer
@@ -51,29 +51,42 @@ def find_publisher(session: Session, viewer: Viewer, name: str) -> Publisher:
     return publisher
 
 
-def find_model(session: Session, viewer: Viewer, publisher: str, model: str) -> Model:
-    found = session.scalar(
+def _model_query(publisher: str, model: str) -> Select[Model]:
+    """SQL: the model ``publisher/model`` with its publisher (one join; tags load on use)."""
+    return (
         select(Model)
         .join(Publisher)
         .where(Publisher.name == publisher, Model.name == model)
-        .options(selectinload(Model.tags), selectinload(Model.publisher))
+        .options(contains_eager(Model.publisher))
     )
+
+
+def _visible(found: Model | None, viewer: Viewer, publisher: str, model: str) -> Model:
     if found is None or not viewer.can_read(found.publisher) or found.latest_version < 1:
         raise not_found(f"model {publisher}/{model}")
     return found
 
 
+def find_model(session: Session, viewer: Viewer, publisher: str, model: str) -> Model:
+    return _visible(session.scalar(_model_query(publisher, model)), viewer, publisher, model)
+
+
 def find_version(
     session: Session, viewer: Viewer, publisher: str, model: str, number: int | None
 ) -> tuple[Model, Version]:
-    """The model and its version ``number`` (None: the latest)."""
-    found = find_model(session, viewer, publisher, model)
-    wanted = found.latest_version if number is None else number
-    version = session.scalar(
-        select(Version).where(Version.model_id == found.id, Version.number == wanted)
-    )
+    """The model and its version ``number`` (None: the latest), in one query (the hub URL
+    protocol asks for it on every download)."""
+    wanted = Model.latest_version if number is None else number
+    row = session.execute(
+        _model_query(publisher, model)
+        .add_columns(Version)
+        .outerjoin(Version, and_(Version.model_id == Model.id, Version.number == wanted))
+    ).first()
+    found = _visible(row[0] if row else None, viewer, publisher, model)
+    version: Version | None = row[1] if row else None
     if version is None:
-        raise not_found(f"version {wanted} of {publisher}/{model}")
+        number = found.latest_version if number is None else number
+        raise not_found(f"version {number} of {publisher}/{model}")
     return found, version
 
 
@@ -156,7 +169,7 @@ def search(session: Session, viewer: Viewer, query: Query) -> Found:
         select(Model)
         .join(Publisher)
         .where(where)
-        .options(selectinload(Model.tags), selectinload(Model.publisher))
+        .options(selectinload(Model.tags), contains_eager(Model.publisher))
         .order_by(Model.updated_at.desc(), Publisher.name, Model.name)
         .limit(query.per_page)
         .offset((query.page - 1) * query.per_page)

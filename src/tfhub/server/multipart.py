@@ -75,13 +75,14 @@ class MultipartParser:
     def __init__(self, boundary: bytes) -> None:
         self._events: list[Part | bytes | End] = []
         self._field = self._value = b""
-        self._headers = b""
+        self._headers: dict[str, str] = {}
+        self._header_bytes = 0
         self._ended = False
 
         def header_piece(target: str) -> Callable[[bytes, int, int], None]:
             def add(chunk: bytes, start: int, end: int) -> None:
                 setattr(self, target, getattr(self, target) + chunk[start:end])
-                if len(self._headers) + len(self._field) + len(self._value) > MAX_HEADER_BYTES:
+                if self._header_bytes + len(self._field) + len(self._value) > MAX_HEADER_BYTES:
                     raise bad_body("a part's headers are too long")
 
             return add
@@ -89,13 +90,15 @@ class MultipartParser:
         def body(chunk: bytes, start: int, end: int) -> None:
             self._events.append(chunk[start:end])
 
-        def header_end() -> None:
-            self._headers += self._field + b": " + self._value + b"\r\n"
+        def header_end() -> None:  # python-multipart checked the line: "field: value"
+            name = self._field.decode("utf-8", "replace").strip().lower()
+            self._headers[name] = self._value.decode("utf-8", "replace").strip()
+            self._header_bytes += len(self._field) + len(self._value) + 4
             self._field = self._value = b""
 
         def headers_done() -> None:
             self._events.append(_part(self._headers))
-            self._headers = b""
+            self._headers, self._header_bytes = {}, 0
 
         def finished() -> None:
             self._ended = True
@@ -130,15 +133,7 @@ class MultipartParser:
         return []
 
 
-def _part(raw: bytes) -> Part:
-    headers: dict[str, str] = {}
-    for line in raw.decode("utf-8", "replace").split("\r\n"):
-        if not line.strip():
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise bad_body(f"a part has a malformed header line {line[:80]!r}")
-        headers[name.strip().lower()] = value.strip()
+def _part(headers: dict[str, str]) -> Part:
     disposition = headers.get("content-disposition", "")
     if not disposition.lower().startswith("form-data"):
         raise bad_body("a part has no 'Content-Disposition: form-data' header")
