@@ -17,14 +17,37 @@ import gzip
 import os
 import tarfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
+
+
+class Digest(Protocol):
+    """What :func:`pack_archive` feeds the archive bytes to (e.g. ``hashlib.sha256()``)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+class _DigestingWriter:
+    """Writes to ``out`` and feeds every byte to ``digest`` on the way."""
+
+    def __init__(self, out: IO[bytes], digest: Digest) -> None:
+        self._out, self._digest = out, digest
+
+    def write(self, data: Any) -> int:
+        self._digest.update(data)
+        return self._out.write(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
 
 COMPRESSIONS = ("gzip", "zstd", "none")
 
 
 def _open_compressed(out: IO[bytes], compression: str, level: int | None) -> IO[bytes]:
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level or 6, mtime=0)  # type: ignore[return-value]
+        # No file name in the header: it would be the temporary name and differ per path.
+        gz = gzip.GzipFile(filename="", fileobj=out, mode="wb", compresslevel=level or 6, mtime=0)
+        return gz  # type: ignore[return-value]
     if compression == "zstd":
         import zstandard
 
@@ -49,6 +72,7 @@ def pack_archive(
     *,
     compression: str = "gzip",
     level: int | None = None,
+    digest: Digest | None = None,
 ) -> Path:
     """Writes ``model_dir`` as a tar archive to ``out_path`` (atomically) and returns it.
 
@@ -57,6 +81,7 @@ def pack_archive(
         out_path: where the archive goes; written to ``out_path + ".tmp"`` first.
         compression: ``gzip`` (what every client reads), ``zstd`` (faster) or ``none``.
         level: compression level (default 6 for gzip, 3 for zstd).
+        digest: if given, fed the archive's bytes as they are written (no second read).
 
     Raises:
         FileNotFoundError: ``model_dir`` is not a directory.
@@ -68,7 +93,8 @@ def pack_archive(
     out = Path(out_path)
     tmp = out.with_name(out.name + ".tmp")
     try:
-        with open(tmp, "wb") as raw:
+        with open(tmp, "wb") as file:
+            raw: Any = file if digest is None else _DigestingWriter(file, digest)
             stream = _open_compressed(raw, compression, level)
             with tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 for path in sorted(root.rglob("*")):

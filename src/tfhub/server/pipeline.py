@@ -211,9 +211,6 @@ def model_root(unpacked: str) -> str:
 
 def pack(model_dir: str, out: str, compression: str) -> tuple[str, int, str]:
     """Packs ``model_dir``; returns (path, bytes, sha256)."""
-    pack_archive(model_dir, out, compression=compression, level=6)
     digest = hashlib.sha256()
-    with open(out, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
+    pack_archive(model_dir, out, compression=compression, level=6, digest=digest)
     return out, os.path.getsize(out), digest.hexdigest()
