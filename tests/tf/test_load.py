@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -12,8 +14,11 @@ import tensorflow as tf
 import tfhub
 from support.models import reference_output, save_reusable_model
 from support.server import HubTestServer, Route
+from tfhub.config import Settings
 from tfhub.core.formats import TF1_SAVED_MODEL, TF2_SAVED_MODEL, detect_format
 from tfhub.core.pack import pack_archive
+from tfhub.inspection.load_scan import check_before_load
+from tfhub.tf._import import read_file
 
 X = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]], np.float32)
 
@@ -165,3 +170,30 @@ def test_a_missing_checkpoint_shard_is_a_format_error_naming_it(
     copy = _copy_without(reusable, tmp_path / "noindex", "variables/variables.index")
     with pytest.raises(tfhub.ModelFormatError, match=r"variables/variables\.index is missing"):
         tfhub.load(str(copy))
+
+
+def test_a_remote_model_that_cannot_be_read_for_the_scan_is_a_format_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The scan reads a model in storage (``gs://``, ``s3://``) with the reader ``tfhub.load``
+    and ``load_module_spec`` use: TensorFlow's errors become a ModelFormatError, which
+    ``TFHUB_SCAN=warn`` logs and ``block`` refuses (not a raw ``NotFoundError``)."""
+    missing = "ram://tfhub-test-missing/model"  # TensorFlow's in-memory file system
+    with pytest.raises(
+        tfhub.ModelFormatError,
+        match=re.escape(f"Cannot read {missing}/saved_model.pb: NotFoundError"),
+    ):
+        read_file(f"{missing}/saved_model.pb")
+    with caplog.at_level(logging.WARNING, logger="tfhub"):
+        scanned = check_before_load(
+            "gs://bucket/model", missing, settings=Settings(scan="warn"), read=read_file
+        )
+    assert scanned is None
+    assert any(
+        r.getMessage().startswith("Could not scan gs://bucket/model for risky operations: Cannot")
+        for r in caplog.records
+    )
+    with pytest.raises(tfhub.ModelFormatError, match=r"cannot be scanned .* refuses"):
+        check_before_load(
+            "gs://bucket/model", missing, settings=Settings(scan="block"), read=read_file
+        )

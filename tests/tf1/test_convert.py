@@ -22,6 +22,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 import tfhub
+from support.server import HubTestServer, Route
 from tf1.hub_fixture import (
     KERNEL,
     MESSAGE_KEY,
@@ -42,7 +43,8 @@ from tf1.hub_fixture import (
 )
 from tfhub.cli.main import cli
 from tfhub.core.hub_module import TensorSpecInfo
-from tfhub.errors import ConvertError, ExportError
+from tfhub.core.pack import pack_archive
+from tfhub.errors import ConvertError, ExportError, UnsafeModelError
 from tfhub.tf1.convert_info import read_attachments
 from tfhub.tf1.sample_inputs import BATCH, OOV_WORDS, sample_input, vocabulary_words
 
@@ -371,6 +373,30 @@ def test_a_tf2_saved_model_and_a_non_empty_destination_are_refused(
     with pytest.raises(ExportError, match="must not be the source module"):
         tfhub.convert(hub_module, hub_module / "inside", overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["full"]
+
+
+def test_a_remote_module_is_scanned_before_it_is_converted(
+    tmp_path: Path, server: HubTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Converting runs the module (verification), so a module from a remote handle gets the
+    risky-op scan ``tfhub.load`` gives it: ``TFHUB_SCAN=block`` refuses it before it runs."""
+    planted = tmp_path / "planted.txt"
+
+    def module_fn() -> None:
+        x = tf.compat.v1.placeholder(tf.string, [])
+        v = tf.compat.v1.get_variable("v", initializer=1.0)
+        write = tf.io.write_file(str(planted), x)
+        with tf.control_dependencies([write]):
+            tfhub.add_signature(inputs=x, outputs={"default": tf.identity(x), "v": v + 0.0})
+
+    module = export_module(tfhub.create_module_spec(module_fn), tmp_path / "risky")
+    archive = pack_archive(module, tmp_path / "risky.tar.gz")
+    server.add("/models/risky/1", Route(archive.read_bytes()))
+    url = server.url("/models/risky/1")
+    monkeypatch.setenv("TFHUB_SCAN", "block")
+    with pytest.raises(UnsafeModelError, match=f"(?s)^Refusing to load {url}: .*WriteFile"):
+        tfhub.convert(url, tmp_path / "out")
+    assert sorted(os.listdir(tmp_path)) == ["cache", "risky", "risky.tar.gz"]  # nothing ran
 
 
 # -- the command ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tfhub
 from tf1.hub_fixture import (
     EMBEDDINGS,
     KERNEL,
@@ -25,6 +26,7 @@ from tf1.hub_fixture import (
     Y,
     batch_mean,
     dense_reference,
+    export_module,
     sparse_tensor,
     sparse_words,
     words_reference,
@@ -132,6 +134,22 @@ def test_gradient_tape_and_a_keras_optimizer_train_it(hub_module: Path) -> None:
     # a tf.function training step works as well
     step = tf.function(lambda: _hidden_loss(obj, training=True))
     assert float(step()) == pytest.approx(after, rel=1e-5)
+
+
+def test_outputs_named_like_the_ops_load_reusable_adds_keep_their_values(tmp_path: Path) -> None:
+    """``load_reusable`` adds ops (``Identity``, ``ReadVariableOp``) to the graph it imports a
+    graph variant into; a node of the module with such a name (here an unnamed top-level
+    ``tf.identity``) must still be what the signature returns, not one of those ops."""
+
+    def module_fn() -> None:
+        x = tf.compat.v1.placeholder(tf.float32, [None])
+        v = tf.compat.v1.get_variable("v", initializer=2.0)
+        tfhub.add_signature(inputs=x, outputs={"default": tf.identity(x), "scaled": x * v})
+
+    path = export_module(tfhub.create_module_spec(module_fn), tmp_path / "m")
+    outputs = load_reusable(path)(tf.constant([1.0, 3.0]), as_dict=True)
+    np.testing.assert_array_equal(outputs["default"].numpy(), [1.0, 3.0])
+    np.testing.assert_array_equal(outputs["scaled"].numpy(), [2.0, 6.0])
 
 
 # -- (b) Keras 3 and tf_keras ----------------------------------------------------------

@@ -1,11 +1,12 @@
-"""Importing TensorFlow (and the two Kerases) on first use, with an install hint."""
+"""Importing TensorFlow (and the two Kerases) on first use, with an install hint; and
+:func:`read_file`, a model's file read through TensorFlow's file systems."""
 
 from __future__ import annotations
 
 import os
 from types import ModuleType
 
-from tfhub.errors import MissingDependencyError
+from tfhub.errors import MissingDependencyError, ModelFormatError
 
 
 def tensorflow() -> ModuleType:
@@ -42,3 +43,19 @@ def tf_keras() -> ModuleType:
             f"The legacy Keras layer needs tf_keras: pip install 'tf-keras==2.21.*' ({e})."
         ) from e
     return tf_keras
+
+
+def read_file(path: str) -> bytes:
+    """The bytes of a model's file, local or in storage (``gs://``, ``s3://``) through
+    ``tf.io.gfile``.
+
+    Raises:
+        ModelFormatError: the file cannot be read (TensorFlow's error, translated).
+    """
+    tf = tensorflow()
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return bytes(f.read())
+    except tf.errors.OpError as e:
+        reason = e.message or type(e).__name__  # some file systems give no message
+        raise ModelFormatError(f"Cannot read {path}: {reason}") from e

@@ -10,7 +10,7 @@ from tfhub.errors import ModelFormatError
 from tfhub.hub import resolve
 from tfhub.inspection.checkpoint import check_checkpoint
 from tfhub.inspection.load_scan import check_before_load
-from tfhub.tf._import import tensorflow
+from tfhub.tf._import import read_file, tensorflow
 from tfhub.tf.ops import missing_op_error
 
 
@@ -24,12 +24,6 @@ def _kind(path: str) -> str | None:
             raise ModelFormatError(f"Not a model: {path} has no saved_model.pb.")
         return TF1_HUB_MODULE if tf.io.gfile.exists(path + "/tfhub_module.pb") else None
     return TF1_HUB_MODULE if is_hub_module(path) else None
-
-
-def _read_remote(url: str) -> bytes:
-    """A file of a model read in place from storage (``gs://``, ``s3://``), for the scan."""
-    with tensorflow().io.gfile.GFile(url, "rb") as f:
-        return bytes(f.read())
 
 
 def _check_files(path: str) -> None:
@@ -108,7 +102,7 @@ def load(
         >>> model(tf.constant([[1.0, 2.0]]))  # doctest: +SKIP
     """
     path = resolve(handle)
-    check_before_load(handle, path, read=_read_remote)
+    check_before_load(handle, path, read=read_file)
     kind = _kind(path)
     _check_checkpoint(path, str(handle))
     if trainable and kind == TF1_HUB_MODULE and tensorflow().executing_eagerly():

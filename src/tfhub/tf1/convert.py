@@ -26,9 +26,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from tfhub._version import __version__
-from tfhub.core.formats import TF1_HUB_MODULE, TF2_SAVED_MODEL, detect_format
+from tfhub.core.formats import TF2_SAVED_MODEL, detect_format, is_hub_module
 from tfhub.core.handle import redact_url
 from tfhub.errors import ConvertError, ExportError
+from tfhub.inspection.load_scan import check_before_load
+from tfhub.tf._import import read_file
 from tfhub.tf1._tf import tf
 from tfhub.tf1.convert_build import SERVING_DEFAULT, build_root, serving_signatures
 from tfhub.tf1.convert_info import (
@@ -53,17 +55,18 @@ def _check_source(path: str, label: str) -> None:
         if not tf().io.gfile.exists(path.rstrip("/") + "/tfhub_module.pb"):
             raise ConvertError(f"{label} is not a TF1 Hub module (no tfhub_module.pb).")
         return
-    kind = detect_format(path).kind
+    if is_hub_module(path):
+        return
+    kind = detect_format(path).kind  # only to say what it is instead
     if kind == TF2_SAVED_MODEL:
         raise ConvertError(
             f"{label} is already TF2 (a TF2 SavedModel): there is nothing to convert. Load it "
             "with tfhub.load(handle) or tfhub.KerasLayer(handle)."
         )
-    if kind != TF1_HUB_MODULE:
-        raise ConvertError(
-            f"{label} is a TF1 SavedModel, not a TF1 Hub module (no tfhub_module.pb); "
-            "tfhub convert only converts TF1 Hub modules. Load it with tfhub.load(handle)."
-        )
+    raise ConvertError(
+        f"{label} is a TF1 SavedModel, not a TF1 Hub module (no tfhub_module.pb); "
+        "tfhub convert only converts TF1 Hub modules. Load it with tfhub.load(handle)."
+    )
 
 
 def _check_destination(dst: str, overwrite: bool) -> None:
@@ -148,6 +151,8 @@ def convert(
         ExportError: ``dst_dir`` is not empty (without ``overwrite``) or overlaps the source.
         ModuleLookupError: no graph variant with ``tags``.
         ModelFormatError: the module cannot be read or has parts tfhub cannot convert.
+        UnsafeModelError: ``TFHUB_SCAN=block`` and the module, from a remote handle, has
+            high-severity risky ops (the scan :func:`tfhub.load` runs).
 
     Example:
         >>> tfhub.convert("https://hub.example.com/models/text/1", "/m/text_tf2")  # doctest: +SKIP
@@ -164,6 +169,7 @@ def convert(
     path = resolve(src_handle)
     _check_source(path, label)
     _check_overlap(path, dst)
+    check_before_load(handle, path, read=read_file)  # the risky-op scan (TFHUB_SCAN)
     spec = load_module_spec(path)
     obj = load_reusable(spec, inference_tags=_tags(tags))
     staging = _staging_dir(dst)
@@ -196,8 +202,7 @@ def _convert_into(
     result = None
     if check:
         logger.info("verifying against %s (tolerance %g)", label, tolerance)
-        assert spec.module_dir is not None  # load_module_spec sets it
-        result = verify(spec.module_dir, spec, obj, staging, tolerance, regularization)
+        result = verify(spec, obj, staging, tolerance, regularization)
     report = _report(spec, obj, label, dst, signatures, tolerance, result)
     write_provenance(staging, report, _versions())
     if result is not None and result.problems:

@@ -192,22 +192,26 @@ class _TableInitializer(tf().saved_model.experimental.TrackableResource):  # typ
         return self._init(*[asset.asset_path for asset in self._asset_list])
 
 
-def _table_creator(graph_def: Any, table: str) -> Any:
+def _table_creator(graph_def: Any, table: Any) -> Any:
+    """The node ``table`` (a ``NodeDef`` of ``graph_def``) as a function creating it."""
     single = type(graph_def)()
     node = single.node.add()
-    node.CopyFrom(next(n for n in graph_def.node if n.name == table))
+    node.CopyFrom(table)
     if "_class" in node.attr:
         del node.attr["_class"]
 
     def create() -> Any:
-        return tf().compat.v1.import_graph_def(single, return_elements=[f"{table}:0"], name="")[0]
+        imported = tf().compat.v1.import_graph_def(
+            single, return_elements=[f"{table.name}:0"], name=""
+        )
+        return imported[0]
 
     return tf().compat.v1.wrap_function(create, [])
 
 
-def _ancestors(graph_def: Any, op: str) -> Any:
-    """A copy of ``graph_def`` with only ``op`` and the nodes it depends on."""
-    nodes = {node.name: node for node in graph_def.node}
+def _ancestors(graph_def: Any, nodes: Mapping[str, Any], op: str) -> Any:
+    """A ``GraphDef`` with only ``op`` and the nodes of ``graph_def`` it depends on
+    (``nodes``: the nodes by name), and the function library they may call."""
     keep, stack = {op}, [op]
     while stack:
         for name in nodes[stack.pop()].input:
@@ -216,15 +220,15 @@ def _ancestors(graph_def: Any, op: str) -> Any:
                 keep.add(source)
                 stack.append(source)
     sub = type(graph_def)()
-    sub.CopyFrom(graph_def)
-    del sub.node[:]
+    sub.versions.CopyFrom(graph_def.versions)
+    sub.library.CopyFrom(graph_def.library)
     sub.node.extend(node for node in graph_def.node if node.name in keep)
     return sub
 
 
-def _table_initializer_function(graph_def: Any, op: str, asset_tensors: list[str]) -> Any:
-    """The initializer op ``op`` as a function of the asset paths it reads."""
-    sub = _ancestors(graph_def, op)
+def _table_initializer_function(sub: Any, op: str, asset_tensors: list[str]) -> Any:
+    """The initializer op ``op`` (with its ancestors ``sub``, changed here) as a function of
+    the asset paths it reads."""
     remove_nodes(sub, {name.split(":", 1)[0] for name in asset_tensors})
 
     def initialize(*paths: Any) -> None:
@@ -251,12 +255,13 @@ def _table_initializers(
                     f"Table initializer {op!r} does not initialize a lookup table created in "
                     "the graph; tfhub cannot convert this module."
                 )
-            inside = {node.name for node in _ancestors(graph.graph_def, op).node}
+            sub = _ancestors(graph.graph_def, nodes, op)
+            inside = {node.name for node in sub.node}
             used = sorted(t for t in tensors if t.split(":", 1)[0] in inside)
             resources.append(
                 _TableInitializer(
-                    _table_creator(graph.graph_def, table),
-                    _table_initializer_function(graph.graph_def, op, used),
+                    _table_creator(graph.graph_def, nodes[table]),
+                    _table_initializer_function(sub, op, used),
                     [assets[tensors[t]] for t in used],
                 )
             )

@@ -1,4 +1,4 @@
-"""``tfhub convert``'s check: the source module, loaded the TF1 way (``tfhub.load``, i.e.
+"""``tfhub convert``'s check: the source module, loaded the TF1 way (as ``tfhub.load`` does:
 ``tf.saved_model.load`` of its inference variant), and a fresh ``tf.saved_model.load`` of the
 converted SavedModel run on the same sample inputs, for every signature and every way the
 converted model exposes it; their variables and regularization losses are compared too.
@@ -8,7 +8,7 @@ A value passes when ``|converted - source| <= tolerance * max(1, |source|)`` ele
 indices must be equal. The reported difference is the largest absolute difference.
 
 Example:
-    >>> result = verify("/m", spec, obj, "/tmp/converted", 1e-5, [])  # doctest: +SKIP
+    >>> result = verify(spec, obj, "/tmp/converted", 1e-5, [])  # doctest: +SKIP
     >>> result.differences  # doctest: +SKIP
     {'default': 0.0, 'words': 0.0}
 """
@@ -255,23 +255,24 @@ def _check_losses(
 
 
 def verify(
-    module_dir: str,
     spec: ModuleSpec,
     obj: ReusableHubModule,
     converted_dir: str,
     tolerance: float,
     regularization: Sequence[float],
 ) -> Verification:
-    """Loads the source module (in ``module_dir``) and ``converted_dir`` afresh and compares
+    """Loads the source module (``spec``'s directory) and ``converted_dir`` afresh and compares
     them (see the module docstring); ``regularization`` are the module's regularization losses
     before saving.
 
     Raises:
         ConvertError: a model cannot run the sample inputs.
     """
-    from tfhub.tf.load import load
-
-    source = load(module_dir, tags=sorted(obj.inference_tags))
+    module_dir = spec.module_dir
+    if module_dir is None:
+        raise ConvertError("Verifying needs a module read from a directory.")
+    # What tfhub.load does for a TF1 Hub module, without reading the module's files again.
+    source = tf().saved_model.load(module_dir, tags=sorted(obj.inference_tags))
     converted = tf().saved_model.load(converted_dir)
     variant = obj.variant_graph(False).variant
     words = vocabulary_words(module_dir, variant.assets)

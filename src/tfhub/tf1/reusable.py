@@ -108,13 +108,18 @@ class _VariantGraph:
         self._graph_def = graph_def
         self._handles = handles
 
+        own_scope = _free_scope(graph_def, "tfhub_variables")
+
         def import_graph() -> None:
             # Reading each variable once records it as used by the graph, so GradientTape
             # watches it when a pruned function runs; the handles feed the imported graph.
+            # These ops go in a scope of their own: named like a node of the module (e.g.
+            # "Identity"), they would take its name and the module's node would be renamed.
             input_map = {}
-            for name, variable in handles.items():
-                variable.value()
-                input_map[name] = tf.identity(variable.handle)
+            with tf.name_scope(f"{own_scope}/"):
+                for name, variable in handles.items():
+                    variable.value()
+                    input_map[name] = tf.identity(variable.handle)
             tf.compat.v1.import_graph_def(graph_def, input_map=input_map, name="")
 
         self.wrapped = tf.compat.v1.wrap_function(import_graph, [])
@@ -138,11 +143,7 @@ class _VariantGraph:
         return [_node(n) for n in collection[key].node_list.value] if key in collection else []
 
     def _initialize_tables(self) -> None:
-        key = tf.compat.v1.GraphKeys.TABLE_INITIALIZERS
-        collection = self._meta_graph.collection_def
-        if key not in collection:
-            return
-        ops = [self.graph.get_operation_by_name(_node(n)) for n in collection[key].node_list.value]
+        ops = [self.graph.get_operation_by_name(name) for name in self.table_initializers()]
         if ops:
             self.wrapped.prune([], ops)()
 
@@ -184,6 +185,22 @@ class _VariantGraph:
             flat.extend(input_feeds(signature.inputs[name], inputs[name]).values())
         outputs, _ = self.function(signature, with_updates)(*flat)
         return outputs
+
+
+def _free_scope(graph_def: Any, base: str) -> str:
+    """A name scope no node of ``graph_def`` is in (TensorFlow compares names ignoring case).
+
+    >>> graph_def = proto("framework.graph_pb2").GraphDef()
+    >>> graph_def.node.add(name="tfhub_variables/x").op = "NoOp"
+    >>> _free_scope(graph_def, "tfhub_variables")
+    'tfhub_variables_1'
+    """
+    taken = {node.name.split("/", 1)[0].lower() for node in graph_def.node}
+    name, count = base, 0
+    while name.lower() in taken:
+        count += 1
+        name = f"{base}_{count}"
+    return name
 
 
 def _name_tables(graph_def: Any) -> None:

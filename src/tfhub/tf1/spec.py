@@ -19,6 +19,7 @@ from tfhub.core.hub_module import (
 )
 from tfhub.errors import ModelFormatError, ModuleDefinitionError, ModuleLookupError
 from tfhub.inspection.checkpoint import checkpoint_problem
+from tfhub.tf._import import read_file
 from tfhub.tf1._tf import tf, v1
 from tfhub.tf1.meta_graph import bind_assets, unsupported_collections
 from tfhub.tf1.tensor_info import ParsedTensorInfo
@@ -159,15 +160,6 @@ class ModuleSpec:
         return f"<tfhub.ModuleSpec {self._module.path} tags={[sorted(t) for t in self.get_tags()]}>"
 
 
-def _read(path: str) -> bytes:
-    gfile = tf().io.gfile
-    try:
-        with gfile.GFile(path, "rb") as f:
-            return bytes(f.read())
-    except tf().errors.OpError as e:
-        raise ModelFormatError(f"Cannot read {path}: {e.message}") from e
-
-
 def _join(root: str, *names: str) -> str:
     return "/".join([root.rstrip("/"), *names]) if "://" in root else os.path.join(root, *names)
 
@@ -189,15 +181,15 @@ def load_module_spec(handle: str | os.PathLike[str]) -> ModuleSpec:
     from tfhub.inspection.load_scan import check_before_load
 
     root = resolve(handle)
-    check_before_load(handle, root, read=_read)  # the risky-op scan (TFHUB_SCAN)
+    check_before_load(handle, root, read=read_file)  # the risky-op scan (TFHUB_SCAN)
     gfile = tf().io.gfile
     if not gfile.exists(_join(root, MODULE_DEF_PB)):
         raise ModelFormatError(
             f"{handle} is not a TF1 Hub module (no {MODULE_DEF_PB} in {root}). "
             "Load TF2 SavedModels with tfhub.load(handle) or tfhub.KerasLayer(handle)."
         )
-    saved_model = _read(_join(root, "saved_model.pb"))
-    module = parse_hub_module(_read(_join(root, MODULE_DEF_PB)), saved_model, root)
+    saved_model = read_file(_join(root, "saved_model.pb"))
+    module = parse_hub_module(read_file(_join(root, MODULE_DEF_PB)), saved_model, root)
     pairs = zip(module.variants, meta_graph_blobs(saved_model), strict=True)
     blobs = {variant.tags: bytes(blob) for variant, blob in pairs}
     has_variables = gfile.exists(_join(root, "variables", "variables.index"))
