@@ -6,6 +6,9 @@ image modules, a plain TF1 SavedModel, and SavedModels written by tf_keras and K
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,3 +242,24 @@ def checkpoint_entries(model_dir: Path) -> list[tuple[str, list[int]]]:
 def tf_checkpoint() -> Callable[[Path], list[tuple[str, list[int]]]]:
     """``tf_checkpoint(model_dir)``: the checkpoint's variables as TensorFlow lists them."""
     return checkpoint_entries
+
+
+def run_tf_free(code: str) -> tuple[str, set[str]]:
+    """Runs ``code`` in a fresh interpreter (without ``TF_USE_LEGACY_KERAS``), checks that it
+    imported no TensorFlow, Keras or tf_keras, and returns its stdout and the modules it
+    imported."""
+    listing = "\nimport sys\nprint(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code + listing],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    )  # fmt: skip
+    modules = set(proc.stderr.split())
+    assert not {m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")}
+    return proc.stdout, modules
+
+
+@pytest.fixture(scope="session")
+def tf_free() -> Callable[[str], tuple[str, set[str]]]:
+    """``tf_free(code)``: :func:`run_tf_free`."""
+    return run_tf_free

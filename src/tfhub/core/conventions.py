@@ -18,9 +18,11 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tfhub.core.formats import SAVED_MODEL_PB, TF2_SAVED_MODEL, detect_format
+from tfhub.core.formats import TF2_SAVED_MODEL, read_saved_model
+from tfhub.core.hub_module import meta_graph_blobs
 from tfhub.core.wire import Value, fields, message, text
 from tfhub.errors import ModelFormatError
 
@@ -52,24 +54,27 @@ class ConventionReport:
         return "\n".join(lines)
 
 
-def object_graph_nodes(saved_model: bytes | memoryview) -> list[memoryview] | None:
-    """The ``SavedObject`` nodes of the first MetaGraph of a serialized SavedModel that has an
-    object graph (node 0 is the root), or None for a TF1 SavedModel."""
-    for n, meta_graph in fields(saved_model):
-        if n != 2:
-            continue
-        for m, value in fields(message(meta_graph)):
-            if m == 7:
-                return [message(v) for k, v in fields(message(value)) if k == 1]
+def object_graph(
+    meta_graphs: Iterable[memoryview],
+) -> tuple[list[memoryview], dict[str, memoryview]] | None:
+    """The object graph of the first MetaGraph that has one: its ``SavedObject`` nodes (the
+    root first) and its concrete functions by name (``SavedConcreteFunction``); None for
+    TF1 formats."""
+    for meta_graph in meta_graphs:
+        for number, value in fields(meta_graph):
+            if number != 7:
+                continue
+            nodes, concrete = [], {}
+            for n, entry in fields(message(value)):
+                if n == 1:
+                    nodes.append(message(entry))
+                elif n == 2:
+                    item = dict(fields(message(entry)))
+                    name = text(item.get(1, memoryview(b"")))
+                    concrete[name] = message(item.get(2, memoryview(b"")))
+            if nodes:
+                return nodes, concrete
     return None
-
-
-def _object_graph(path: str) -> list[memoryview]:
-    with open(os.path.join(path, SAVED_MODEL_PB), "rb") as f:
-        nodes = object_graph_nodes(f.read())
-    if nodes is None:
-        raise ModelFormatError(f"{path} has no object graph: it is not a TF2 SavedModel.")
-    return nodes
 
 
 def children(node: memoryview) -> dict[str, int]:
@@ -128,11 +133,11 @@ def arg_names(function: memoryview) -> list[str]:
 
 @dataclass(frozen=True)
 class RootAttributes:
-    """What the root object of a TF2 SavedModel has, as the conventions name it: whether
-    ``__call__`` is a ``tf.function`` and takes ``training``, and the length of each list
-    attribute (None when the attribute is missing)."""
+    """What the root object of a TF2 SavedModel has, as the conventions name it: the node id
+    of ``__call__`` (None when missing), whether it is a ``tf.function`` and takes
+    ``training``, and the length of each list attribute (None when the attribute is missing)."""
 
-    has_call: bool
+    call: int | None
     call_is_function: bool
     call_accepts_training: bool
     variables: int | None
@@ -141,7 +146,7 @@ class RootAttributes:
 
 
 def root_attributes(nodes: list[memoryview]) -> RootAttributes:
-    """The :class:`RootAttributes` of an object graph (see :func:`object_graph_nodes`)."""
+    """The :class:`RootAttributes` of an object graph's nodes (see :func:`object_graph`)."""
     root = children(nodes[0])
     call = root.get("__call__")
     kind, body = node_kind(nodes[call]) if call is not None else (0, None)
@@ -151,7 +156,7 @@ def root_attributes(nodes: list[memoryview]) -> RootAttributes:
         for name in ("variables", "trainable_variables", "regularization_losses")
     }
     return RootAttributes(
-        has_call=call is not None,
+        call=call,
         call_is_function=is_function,
         call_accepts_training=is_function and body is not None and "training" in arg_names(body),
         **lengths,
@@ -165,16 +170,19 @@ def check_reusable_saved_model(path: str | os.PathLike[str]) -> ConventionReport
         ModelFormatError: ``path`` is not a TF2 SavedModel.
     """
     root_dir = os.fspath(path)
-    found = detect_format(root_dir)
+    found, data = read_saved_model(root_dir)
     if found.kind != TF2_SAVED_MODEL:
         raise ModelFormatError(f"{root_dir} is a {found.kind}, not a TF2 SavedModel.")
-    return assess(root_dir, root_attributes(_object_graph(root_dir)))
+    graph = object_graph(meta_graph_blobs(data))
+    if graph is None:
+        raise ModelFormatError(f"{root_dir} has no object graph: it is not a TF2 SavedModel.")
+    return assess(root_dir, root_attributes(graph[0]))
 
 
 def assess(path: str, attributes: RootAttributes) -> ConventionReport:
     """The :class:`ConventionReport` for a root with these attributes (what is missing)."""
     report = ConventionReport(path)
-    if not attributes.has_call:
+    if attributes.call is None:
         report.problems.append("the root has no `__call__`: save a tf.function as __call__")
     elif not attributes.call_is_function:
         report.problems.append("`__call__` is not a tf.function with a traced signature")

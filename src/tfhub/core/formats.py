@@ -87,15 +87,6 @@ def read_model_file(path: str) -> bytes:
         raise ModelFormatError(f"Cannot read {path}: {e.strerror}.") from e
 
 
-def read_meta_graphs(saved_model_pb: str) -> tuple[MetaGraphSummary, ...]:
-    """Summaries of every MetaGraph in a ``saved_model.pb`` file."""
-    data = read_model_file(saved_model_pb)
-    try:
-        return tuple(_summarise(message(v)) for n, v in fields(data) if n == 2)
-    except ModelFormatError as e:
-        raise ModelFormatError(f"{saved_model_pb} is damaged: {e}") from e
-
-
 def detect_format(path: str | os.PathLike[str]) -> ModelFormat:
     """Detects the model format of a local directory.
 
@@ -103,16 +94,32 @@ def detect_format(path: str | os.PathLike[str]) -> ModelFormat:
         ModelNotFoundError: ``path`` does not exist.
         ModelFormatError: ``path`` holds no model (the message lists what it does hold).
     """
+    return read_saved_model(path)[0]
+
+
+def read_saved_model(path: str | os.PathLike[str]) -> tuple[ModelFormat, bytes]:
+    """What :func:`detect_format` finds, and the bytes of ``saved_model.pb`` it read, for
+    callers that go on to parse more of the file (read once).
+
+    Raises:
+        ModelNotFoundError, ModelFormatError: as :func:`detect_format`.
+    """
     root = os.fspath(path)
     saved_model = _saved_model_pb(root)
-    meta_graphs = read_meta_graphs(saved_model)
+    data = read_model_file(saved_model)
+    try:
+        meta_graphs = tuple(_summarise(message(v)) for n, v in fields(data) if n == 2)
+    except ModelFormatError as e:
+        raise ModelFormatError(f"{saved_model} is damaged: {e}") from e
     if not meta_graphs:
         raise ModelFormatError(f"{saved_model} holds no MetaGraph; the model is damaged.")
     if os.path.isfile(os.path.join(root, HUB_MODULE_PB)):
-        return ModelFormat(TF1_HUB_MODULE, root, meta_graphs)
-    if any(m.has_object_graph for m in meta_graphs):
-        return ModelFormat(TF2_SAVED_MODEL, root, meta_graphs)
-    return ModelFormat(TF1_SAVED_MODEL, root, meta_graphs)
+        kind = TF1_HUB_MODULE
+    elif any(m.has_object_graph for m in meta_graphs):
+        kind = TF2_SAVED_MODEL
+    else:
+        kind = TF1_SAVED_MODEL
+    return ModelFormat(kind, root, meta_graphs), data
 
 
 def is_hub_module(path: str | os.PathLike[str]) -> bool:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import os
 
 from tfhub._version import __version__
+from tfhub.core.formats import SAVED_MODEL_PB, read_saved_model
 from tfhub.core.handle import redact_url
 from tfhub.errors import HandleError
 from tfhub.inspection.checkpoint import checkpoint_names, checkpoint_problem
 from tfhub.inspection.compat import compatibility_table, with_compatibility
-from tfhub.inspection.read import read_model
+from tfhub.inspection.read import model_contents
 from tfhub.inspection.report import (
     SCHEMA,
     TF1_HUB_MODULE,
@@ -31,7 +32,7 @@ from tfhub.inspection.report import (
     InspectReport,
     ModelContents,
 )
-from tfhub.inspection.scan import scan_model
+from tfhub.inspection.scan import scan_saved_model
 
 __all__ = [
     "SCHEMA",
@@ -86,13 +87,14 @@ def inspect_path(model_dir: str | os.PathLike[str], handle: str | None = None) -
             "TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED to download the model, or inspect a copy."
         )
     path = os.path.abspath(path)
-    contents = read_model(path)
+    found, data = read_saved_model(path)  # saved_model.pb is read once
+    contents = model_contents(found, data)
     report = InspectReport(
         schema=SCHEMA,
         tfhub_version=__version__,
         handle=handle,
         path=path,
-        scan=scan_model(path),
+        scan=scan_saved_model(data, os.path.join(path, SAVED_MODEL_PB)),
         problems=_problems(path, contents),
         **contents.field_values(),
     )

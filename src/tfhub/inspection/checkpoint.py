@@ -22,6 +22,7 @@ import re
 from collections.abc import Collection
 
 from tfhub.core import formats
+from tfhub.core.conventions import object_graph
 from tfhub.core.hub_module import meta_graph_blobs
 from tfhub.errors import ModelFormatError
 from tfhub.inspection import objects
@@ -103,15 +104,15 @@ def check_checkpoint(root: str) -> str | None:
     names = checkpoint_names(root)
     if names is not None and not missing_files(names):
         return None
-    kind = formats.detect_format(root).kind
-    path = os.path.join(root, formats.SAVED_MODEL_PB)
+    found, data = formats.read_saved_model(root)
     try:
-        declared = declared_variables(kind, formats.read_model_file(path))
+        declared = declared_variables(found.kind, data)
     except ModelFormatError:
         raise
     except (TypeError, ValueError, KeyError, IndexError) as e:  # hostile or damaged bytes
+        path = os.path.join(root, formats.SAVED_MODEL_PB)
         raise ModelFormatError(f"{path} is damaged: {e}") from e
-    return checkpoint_problem(names, declared, required=kind == formats.TF2_SAVED_MODEL)
+    return checkpoint_problem(names, declared, required=found.kind == formats.TF2_SAVED_MODEL)
 
 
 def declared_variables(kind: str, saved_model: bytes) -> int:
@@ -119,6 +120,6 @@ def declared_variables(kind: str, saved_model: bytes) -> int:
     variables of its object graph (TF2), else of its ``variables`` collections."""
     blobs = meta_graph_blobs(saved_model)
     if kind == formats.TF2_SAVED_MODEL:
-        graph = objects.object_graph(blobs)
+        graph = object_graph(blobs)
         return len(objects.variables(graph[0])) if graph else 0
     return len(tf1_variables(blobs))

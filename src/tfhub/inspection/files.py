@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 import stat
 
+from tfhub.inspection.checkpoint import VARIABLES_DIR
 from tfhub.inspection.report import FileInfo
 
-VARIABLES_DIR = "variables"
 ASSET_DIRS = ("assets", "assets.extra")
 
 

@@ -73,9 +73,8 @@ def reusable_info(
     attributes = root_attributes(nodes)
     review = assess(path, attributes)
     traces: tuple[CallTrace, ...] = ()
-    call = children(nodes[0]).get("__call__")
-    if attributes.call_is_function and call is not None:
-        traces = call_traces(nodes[call], concrete)
+    if attributes.call_is_function and attributes.call is not None:
+        traces = call_traces(nodes[attributes.call], concrete)
     return ReusableInfo(
         call=attributes.call_is_function,
         call_accepts_training=attributes.call_accepts_training,
@@ -86,29 +85,6 @@ def reusable_info(
         problems=tuple(review.problems),
         notes=tuple(review.notes),
     )
-
-
-def object_graph(
-    meta_graphs: list[memoryview],
-) -> tuple[list[memoryview], dict[str, memoryview]] | None:
-    """The object graph of the first MetaGraph that has one: its ``SavedObject`` nodes (the
-    root first) and its concrete functions by name (``SavedConcreteFunction``); None for
-    TF1 formats."""
-    for meta_graph in meta_graphs:
-        for number, value in fields(meta_graph):
-            if number != 7:
-                continue
-            nodes, concrete = [], {}
-            for n, entry in fields(message(value)):
-                if n == 1:
-                    nodes.append(message(entry))
-                elif n == 2:
-                    item = dict(fields(message(entry)))
-                    name = text(item.get(1, memoryview(b"")))
-                    concrete[name] = message(item.get(2, memoryview(b"")))
-            if nodes:
-                return nodes, concrete
-    return None
 
 
 def call_traces(node: memoryview, concrete: Mapping[str, memoryview]) -> tuple[CallTrace, ...]:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable
 
 from tfhub.core import formats
+from tfhub.core.conventions import object_graph
 from tfhub.core.hub_module import (
     MODULE_DEF_PB,
     GraphVariant,
@@ -54,11 +55,19 @@ def read_model(path: str | os.PathLike[str]) -> ModelContents:
         ModelFormatError: it holds no model, a damaged one, or a TF1 Hub module of a format
             version tfhub cannot read.
     """
-    root = os.fspath(path)
-    kind = formats.detect_format(root).kind
-    data = formats.read_model_file(os.path.join(root, formats.SAVED_MODEL_PB))
+    return model_contents(*formats.read_saved_model(path))
+
+
+def model_contents(found: formats.ModelFormat, data: bytes) -> ModelContents:
+    """:func:`read_model` of a model whose format and ``saved_model.pb`` bytes were read
+    already (:func:`tfhub.core.formats.read_saved_model`).
+
+    Raises:
+        ModelFormatError: as :func:`read_model`.
+    """
+    root = found.path
     try:
-        return _contents(root, kind, data)
+        return _contents(root, found.kind, data)
     except (ModelFormatError, TypeError, ValueError, KeyError, IndexError) as e:
         # Damaged or hostile files: fields of the wrong wire type, missing messages, ...
         if isinstance(e, ModelFormatError) and str(e).startswith(root):
@@ -69,7 +78,7 @@ def read_model(path: str | os.PathLike[str]) -> ModelContents:
 def _contents(root: str, kind: str, data: bytes) -> ModelContents:
     blobs = meta_graph_blobs(data)
     variants = _variants(root, kind, data, blobs)
-    graph = objects.object_graph(blobs) if kind == formats.TF2_SAVED_MODEL else None
+    graph = object_graph(blobs) if kind == formats.TF2_SAVED_MODEL else None
     if graph:
         nodes, concrete = graph
         keras = objects.keras_info(nodes, os.path.isfile(os.path.join(root, KERAS_METADATA_PB)))

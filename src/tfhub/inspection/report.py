@@ -23,16 +23,16 @@ import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tfhub.core.formats import TF1_HUB_MODULE as TF1_HUB_MODULE
+from tfhub.core.formats import TF1_SAVED_MODEL as TF1_SAVED_MODEL
+from tfhub.core.formats import TF2_SAVED_MODEL as TF2_SAVED_MODEL
 from tfhub.core.hub_module import format_tags
 from tfhub.errors import ModelFormatError, ModuleLookupError
 from tfhub.inspection.scan import Finding, OpLibrary, ScanResult
 
 SCHEMA = "tfhub.inspect/1"
 
-# Values of InspectReport.format
-TF2_SAVED_MODEL = "tf2-saved-model"
-TF1_HUB_MODULE = "tf1-hub-module"
-TF1_SAVED_MODEL = "tf1-saved-model"
+# Values of InspectReport.format: the formats of tfhub.core.formats (re-exported above), and
 KERAS_SAVED_MODEL = "keras-saved-model"
 FORMATS = (TF1_HUB_MODULE, TF2_SAVED_MODEL, TF1_SAVED_MODEL, KERAS_SAVED_MODEL)
 

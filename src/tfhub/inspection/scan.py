@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tfhub.core.formats import SAVED_MODEL_PB
+from tfhub.core.formats import SAVED_MODEL_PB, read_model_file
 from tfhub.errors import ModelFormatError, ModelNotFoundError
 from tfhub.inspection.graph_walk import (
     Graph,
@@ -153,12 +153,7 @@ def scan_model(path: str | os.PathLike[str]) -> ScanResult:
     if not os.path.isdir(root):
         raise ModelNotFoundError(f"No model at {root}: not a directory.")
     pb = os.path.join(root, SAVED_MODEL_PB)
-    try:
-        with open(pb, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ModelFormatError(f"Cannot scan {root}: {SAVED_MODEL_PB}: {e.strerror}.") from e
-    return scan_saved_model(data, pb)
+    return scan_saved_model(read_model_file(pb), pb)
 
 
 def scan_saved_model(data: bytes | memoryview, label: str = "saved_model.pb") -> ScanResult:
