@@ -359,6 +359,18 @@ def test_readme_is_rendered_without_html_or_scripts(hub: Hub, published: Publish
     assert not any(a.startswith("on") for node in page.all() for a in node.attrs)
 
 
+def test_readmes_are_rendered_once_for_the_page_and_the_api(hub: Hub, published: Published) -> None:
+    from tfhub.server.markdown import _cached  # the server runs in this process
+
+    with hub.client() as client:
+        for path in ("/acme/encoder/1", "/api/v1/models/acme/encoder/versions/1"):
+            assert client.get(path).status_code == 200
+            before = _cached.cache_info()
+            assert client.get(path).status_code == 200
+            after = _cached.cache_info()
+            assert (after.hits, after.misses) == (before.hits + 1, before.misses), path
+
+
 def test_pages_have_no_inline_code_and_send_security_headers(
     hub: Hub, published: Published
 ) -> None:

@@ -7,7 +7,8 @@ plain text); links get ``rel="nofollow noopener noreferrer"``; images other than
 ``data:image/...`` become links (the pages load nothing from other origins, and their
 Content-Security-Policy would block them anyway). The pages move headings two levels
 down (``heading_shift=2``), so a README's ``# Title`` sits under the page's own ``<h1>``
-and ``<h2>``; the JSON API keeps them as written.
+and ``<h2>``; the JSON API keeps them as written. :func:`readme_html` keeps the HTML of
+READMEs in a small cache (published versions never change).
 
 Example:
     >>> print(render("# Encoder\\n\\n<b>hi</b> [x](javascript:alert(1))"), end="")
@@ -40,6 +41,8 @@ REL = "nofollow noopener noreferrer"
 PAGE_HEADING_SHIFT = 2
 """On a model page, README headings sit under the page's ``<h1>`` and its "Overview"
 ``<h2>``."""
+CACHED_CHARS = 256 * 1024
+"""READMEs up to this size keep their HTML in :func:`readme_html`'s cache."""
 
 
 def safe_link(url: str) -> bool:
@@ -92,6 +95,23 @@ def render(markdown: str, *, heading_shift: int = 0) -> str:
                 token.tag = f"h{min(int(token.tag[1]) + heading_shift, 6)}"
     html: str = md.renderer.render(tokens, md.options, {})
     return html
+
+
+def readme_html(markdown: str, *, heading_shift: int = 0) -> str:
+    """:func:`render`, cached for READMEs up to :data:`CACHED_CHARS` (the pages and the
+    JSON API ask for the same immutable READMEs again and again).
+
+    >>> readme_html("# Hi", heading_shift=2) is readme_html("# Hi", heading_shift=2)
+    True
+    """
+    if len(markdown) > CACHED_CHARS:
+        return render(markdown, heading_shift=heading_shift)
+    return _cached(markdown, heading_shift)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(markdown: str, heading_shift: int) -> str:
+    return render(markdown, heading_shift=heading_shift)
 
 
 def summary(markdown: str, limit: int = 300) -> str:

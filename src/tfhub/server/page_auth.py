@@ -1,10 +1,12 @@
-"""Who is looking at a page: a token from ``Authorization: Bearer`` or from the login cookie.
+"""Logging in to the pages: the login form's checks and the hub's path prefix.
 
-Programs send the token as a header (an unknown one is refused with 401, as in the API).
-Browsers log in once with a small form: the token is checked, then kept in an ``HttpOnly``,
-``SameSite=Strict`` cookie (``Secure`` on https) scoped to the hub's path. A cookie whose
-token was revoked counts as anonymous and is removed. Without a valid token, a private
-publisher's pages answer 404, as if they did not exist.
+Who is looking at a page (:func:`tfhub.server.deps.reader_of`): a token from
+``Authorization: Bearer`` or from the login cookie. Programs send the token as a header (an
+unknown one is refused with 401, as in the API). Browsers log in once with a small form: the
+token is checked, then kept in an ``HttpOnly``, ``SameSite=Strict`` cookie (``Secure`` on
+https) scoped to the hub's path. A cookie whose token was revoked counts as anonymous and is
+removed. Without a valid token, a private publisher's pages answer 404, as if they did not
+exist.
 
 Example:
     >>> safe_next("/acme/enc/2", ""), safe_next("//evil.example/x", ""), safe_next("", "/hub")
@@ -21,22 +23,9 @@ from starlette.requests import Request
 
 from tfhub.errors import ServerError
 from tfhub.server.access import Viewer, viewer_for
-from tfhub.server.deps import Reader, hub_of, reader_of, urls_of
+from tfhub.server.deps import hub_of, urls_of
 
 MAX_FORM_BYTES = 4096
-
-
-PageViewer = Reader
-"""The viewer of a page, and whether its login cookie must be removed."""
-
-
-def page_viewer(request: Request) -> PageViewer:
-    """The viewer of a page request (see :func:`tfhub.server.deps.reader_of`).
-
-    Raises:
-        ServerError: 401 for an unknown token in the ``Authorization`` header.
-    """
-    return reader_of(request)
 
 
 def check_token(request: Request, token: str) -> Viewer:
@@ -51,7 +40,7 @@ def check_token(request: Request, token: str) -> Viewer:
 
 def base_path(request: Request) -> str:
     """The path prefix of the hub's pages ("" at the root, "/hub" behind a proxy path)."""
-    return urllib.parse.urlsplit(urls_of(request).base).path.rstrip("/")
+    return urls_of(request).path
 
 
 def safe_next(target: str, base: str) -> str:

@@ -17,9 +17,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfhub.core.hub_module import format_tags
 from tfhub.core.progress import format_size
 from tfhub.inspection import SCHEMA
-from tfhub.server.markdown import PAGE_HEADING_SHIFT, render
 from tfhub.server.reports import shown
 from tfhub.server.snippets import Snippet
 
@@ -173,7 +173,7 @@ def _signature(data: Any) -> SignatureView:
 
 def tags_label(tags: list[Any]) -> str:
     """``[]`` -> ``no tags (inference)``; ``["serve"]`` -> ``{serve}``."""
-    return "{" + ", ".join(str(t) for t in tags) + "}" if tags else "no tags (inference)"
+    return format_tags(str(t) for t in tags) if tags else "no tags (inference)"
 
 
 def variants_of(report: dict[str, Any]) -> list[VariantView]:
@@ -302,21 +302,3 @@ def page_parts(report_json: str, kind: str, handle: str) -> PageParts:
     text and format. Versions are immutable: the result is cached."""
     view = shown(report_json, kind, handle)
     return PageParts(view.format, inspection_of(view.report), view.snippets)
-
-
-CACHED_README_CHARS = 256 * 1024
-"""READMEs up to this size keep their HTML in a small cache (versions are immutable)."""
-
-
-def readme_html(markdown: str) -> str:
-    """The README as safe HTML ("" for none)."""
-    if not markdown.strip():
-        return ""
-    if len(markdown) <= CACHED_README_CHARS:
-        return _cached_readme(markdown)
-    return render(markdown, heading_shift=PAGE_HEADING_SHIFT)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_readme(markdown: str) -> str:
-    return render(markdown, heading_shift=PAGE_HEADING_SHIFT)

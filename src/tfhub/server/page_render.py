@@ -110,10 +110,12 @@ def static_response(name: str, version: str | None, if_none_match: str | None) -
 
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The template environment (autoescape on, undefined names are errors)."""
+    """The template environment (autoescape on, undefined names are errors). Templates
+    ship in the package: each is compiled once, never checked for changes on disk."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(PACKAGE, "templates"),
         autoescape=True,
+        auto_reload=False,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

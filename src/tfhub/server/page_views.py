@@ -8,11 +8,11 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
 from dataclasses import dataclass
 
 from tfhub.server.db import Model, Version
-from tfhub.server.page_model import Inspection, page_parts, readme_html
+from tfhub.server.markdown import PAGE_HEADING_SHIFT, readme_html
+from tfhub.server.page_model import Inspection, page_parts
 from tfhub.server.snippets import Snippet
 from tfhub.server.views import Urls, iso
 
@@ -93,7 +93,7 @@ def model_view(
     p, m, n = model.publisher.name, model.name, version.number
     handle = urls.handle(p, m, None if latest_page else n)
     parts = page_parts(version.inspect_json, version.format, handle)
-    base = urllib.parse.urlsplit(urls.base).path.rstrip("/")
+    base = urls.path
     links = [
         VersionLink(
             v.number,
@@ -123,7 +123,7 @@ def model_view(
         files=version.file_count,
         gzip_bytes=version.gzip_bytes,
         zstd_bytes=version.zstd_bytes,
-        readme_html=readme_html(version.readme),
+        readme_html=readme_html(version.readme, heading_shift=PAGE_HEADING_SHIFT),
         snippets=parts.snippets,
         versions=links,
     )

@@ -34,14 +34,12 @@ from starlette.responses import RedirectResponse, Response
 from tfhub.errors import ServerError
 from tfhub.server import catalog
 from tfhub.server.access import Viewer
-from tfhub.server.deps import COOKIE, hub_of, urls_of
+from tfhub.server.deps import COOKIE, Reader, hub_of, reader_of, urls_of
 from tfhub.server.names import check_name
 from tfhub.server.page_auth import (
-    PageViewer,
     base_path,
     check_token,
     cookie_secure,
-    page_viewer,
     read_form,
     safe_next,
     same_origin,
@@ -82,7 +80,7 @@ def _context(request: Request, viewer: Viewer, **values: Any) -> dict[str, Any]:
 
 
 def _page(
-    request: Request, who: PageViewer, template: str, status: int = 200, **values: Any
+    request: Request, who: Reader, template: str, status: int = 200, **values: Any
 ) -> Response:
     response = render_page(
         template,
@@ -95,9 +93,9 @@ def _page(
     return response
 
 
-def error_page(request: Request, error: ServerError, who: PageViewer | None = None) -> Response:
+def error_page(request: Request, error: ServerError, who: Reader | None = None) -> Response:
     """``error`` as an HTML page with its status."""
-    who = who or PageViewer(Viewer())
+    who = who or Reader(Viewer())
     title = _TITLES.get(error.status, "Request failed")
     headers = {"WWW-Authenticate": 'Bearer realm="tfhub"'} if error.status == 401 else None
     response = _page(
@@ -113,9 +111,9 @@ def browser_error(request: Request, error: ServerError) -> Response:
     """The error page for a request outside the pages' own routes (a mistyped model URL,
     an unknown path) from a browser."""
     try:
-        who = page_viewer(request)
+        who = reader_of(request)
     except ServerError:
-        who = PageViewer(Viewer())
+        who = Reader(Viewer())
     return error_page(request, error, who)
 
 
@@ -133,7 +131,7 @@ def home(request: Request) -> Response:
     """Search results (all models, newest first, without a query) and the publishers."""
     q, fmt, tag, page = _query(request)
     try:
-        who = page_viewer(request)
+        who = reader_of(request)
     except ServerError as e:
         return error_page(request, e)
     query = catalog.Query(q, None, fmt or None, tag or None, page, PER_PAGE)
@@ -160,10 +158,10 @@ def home(request: Request) -> Response:
 
 def publisher_page(request: Request, publisher: str) -> Response:
     """A publisher's models (404 for unknown or hidden publishers)."""
-    who = PageViewer(Viewer())
+    who = Reader(Viewer())
     try:
         check_name(publisher, "publisher")
-        who = page_viewer(request)
+        who = reader_of(request)
         with hub_of(request).db.session() as session:
             found = catalog.find_publisher(session, who.viewer, publisher)
             cards = [card(m, found.name) for m in catalog.publisher_models(session, found)]
@@ -177,9 +175,9 @@ def publisher_page(request: Request, publisher: str) -> Response:
 
 def model_page(request: Request, publisher: str, model: str, number: int | None) -> Response:
     """The page of version ``number`` of ``publisher/model`` (None: the latest)."""
-    who = PageViewer(Viewer())
+    who = Reader(Viewer())
     try:
-        who = page_viewer(request)
+        who = reader_of(request)
         urls = urls_of(request)
         with hub_of(request).db.session() as session:
             found, version = catalog.find_version(session, who.viewer, publisher, model, number)
@@ -203,7 +201,7 @@ def login_form(request: Request) -> Response:
     target = safe_next(request.query_params.get("next", ""), base)
     if target.rstrip("/").endswith("/login"):
         target = f"{base}/"
-    return _page(request, PageViewer(Viewer()), "login.html", next=target, error="")
+    return _page(request, Reader(Viewer()), "login.html", next=target, error="")
 
 
 async def login(request: Request) -> Response:
@@ -221,7 +219,7 @@ async def login(request: Request) -> Response:
             raise ServerError("Enter a token.", status=400)
         await anyio.to_thread.run_sync(check_token, request, token)
     except ServerError as e:
-        who = PageViewer(Viewer())
+        who = Reader(Viewer())
         return _page(request, who, "login.html", e.status, next=target, error=e.message)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

@@ -9,17 +9,20 @@ Example:
     'http://127.0.0.1:8080/examples/encoder/2'
     >>> urls.archive("examples", "encoder", 2)
     'http://127.0.0.1:8080/examples/encoder/2?tf-hub-format=compressed'
+    >>> urls.path, Urls("https://models.example.com/hub/").path
+    ('', '/hub')
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
 from tfhub.server.accept import ZSTD
 from tfhub.server.db import Model, Publisher, Version
-from tfhub.server.markdown import render
+from tfhub.server.markdown import readme_html
 from tfhub.server.reports import shown
 from tfhub.server.snippets import as_dict
 
@@ -39,6 +42,11 @@ class Urls:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base", self.base.rstrip("/"))
+
+    @property
+    def path(self) -> str:
+        """The path prefix of the hub ("" at the root, "/hub" behind a proxy path)."""
+        return urllib.parse.urlsplit(self.base).path
 
     def handle(self, publisher: str, model: str, version: int | None = None) -> str:
         tail = "" if version is None else f"/{version}"
@@ -122,7 +130,7 @@ def version_detail(model: Model, version: Version, urls: Urls) -> dict[str, Any]
         "unpacked_bytes": version.unpacked_bytes,
         "files": version.file_count,
         "readme": version.readme,
-        "readme_html": render(version.readme),
+        "readme_html": readme_html(version.readme),
         "inspection": report.report,
         "snippets": as_dict(report.snippets),
     }
