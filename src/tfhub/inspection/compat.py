@@ -103,12 +103,19 @@ def _row(tf1: CompatCell, tf_keras: CompatCell, keras3: CompatCell) -> CompatRow
     return CompatRow(tf1_compat=tf1, tf2_tf_keras=tf_keras, keras3=keras3)
 
 
-def _pick(report: InspectReport, preferred: str) -> tuple[SignatureInfo | None, str | None]:
-    """The signature a KerasLayer would call (``preferred`` if the model has it) and its
-    output (``default`` if present, else the first)."""
+def pick_signature(report: InspectReport, preferred: str) -> SignatureInfo | None:
+    """The signature a KerasLayer would call: ``preferred`` if the model has it, else the
+    first of the first graph variant (None if there is none). The table's calls and the hub's
+    snippets both use it, so they always name the same signature."""
     signatures = report.graph_variants[0].signatures if report.graph_variants else ()
-    by_name = {s.name: s for s in signatures}
-    signature = by_name.get(preferred) or (signatures[0] if signatures else None)
+    return next(
+        (s for s in signatures if s.name == preferred), signatures[0] if signatures else None
+    )
+
+
+def _pick(report: InspectReport, preferred: str) -> tuple[SignatureInfo | None, str | None]:
+    """:func:`pick_signature` and its output (``default`` if present, else the first)."""
+    signature = pick_signature(report, preferred)
     if signature is None or not signature.outputs:
         return signature, None
     keys = [o.name for o in signature.outputs]

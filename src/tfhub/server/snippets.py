@@ -22,11 +22,11 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tfhub.inspection.compat import pick_signature
 from tfhub.inspection.report import (
     TF1_HUB_MODULE,
     CompatCell,
     InspectReport,
-    SignatureInfo,
     TensorInfo,
 )
 
@@ -165,15 +165,6 @@ def _tensor_inputs(tensors: tuple[TensorInfo, ...]) -> str:
     return f"inputs = ...  # {what} (tfhub inspect lists its traced inputs)"
 
 
-def pick(report: InspectReport, preferred: str) -> SignatureInfo | None:
-    """The signature a KerasLayer calls, as the compatibility table picks it: ``preferred``
-    if the model has it, else the first of the first graph variant."""
-    signatures = report.graph_variants[0].signatures if report.graph_variants else ()
-    return next(
-        (s for s in signatures if s.name == preferred), signatures[0] if signatures else None
-    )
-
-
 class _Writer:
     """Writes the three snippets of one report."""
 
@@ -184,7 +175,7 @@ class _Writer:
         reusable = report.reusable
         self.callable = not self.module and reusable is not None and reusable.call
         preferred = "default" if self.module else "serving_default"
-        self.signature = None if self.callable else pick(report, preferred)
+        self.signature = None if self.callable else pick_signature(report, preferred)
 
     def snippets(self) -> tuple[Snippet, ...]:
         return _three(self.tf2(), self.tf1(), self.keras3())
