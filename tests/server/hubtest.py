@@ -110,6 +110,23 @@ class Hub:
         """Names under ``objects/`` in the hub's storage."""
         return self.hub.storage.list_prefixes("objects")
 
+    @contextlib.contextmanager
+    def sql(self) -> Iterator[list[str]]:
+        """The SQL statements the hub's database runs inside the block, in order."""
+        from sqlalchemy import event
+
+        statements: list[str] = []
+
+        def record(*args: Any) -> None:
+            statements.append(str(args[2]))
+
+        engine = self.hub.db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
 
 @dataclass
 class Served:

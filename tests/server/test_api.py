@@ -112,6 +112,19 @@ def test_model_and_versions(hub: Hub, catalog: None) -> None:
     assert api(hub, "/models/vision/resnet/versions/3").status_code == 404
 
 
+def test_version_listings_leave_readmes_and_reports_in_the_database(
+    hub: Hub, catalog: None
+) -> None:
+    """The model page and the model API list every version: only the current version's
+    README and report are read, never the others'."""
+    for path in ("/vision/resnet", "/api/v1/models/vision/resnet"):
+        with hub.sql() as statements:
+            assert httpx.get(hub.url + path, timeout=30).status_code == 200
+        listing = [s for s in statements if "FROM versions" in s and "ORDER BY" in s]
+        assert listing, statements
+        assert all("readme" not in s and "inspect_json" not in s for s in listing), listing
+
+
 def test_version_detail(hub: Hub, catalog: None) -> None:
     detail = api(hub, "/models/vision/resnet/versions/1").json()
     gzip, zstd = detail["archives"]["gzip"], detail["archives"]["zstd"]

@@ -62,22 +62,10 @@ def test_latest_is_the_newest_version_and_pinned_versions_stay(
 
 def test_a_download_is_one_database_query(hub: Hub, published: dict[str, Any]) -> None:
     """Every client download comes here: model, publisher and version in one query."""
-    from sqlalchemy import event
-
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    engine = hub.hub.db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        for path in ("team/encoder", "team/encoder/1"):
-            statements.clear()
+    for path in ("team/encoder", "team/encoder/1"):
+        with hub.sql() as statements:
             assert get(hub, path).status_code == 200
-            assert len(statements) == 1, statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+        assert len(statements) == 1, statements
 
 
 def test_ranges(hub: Hub, published: dict[str, Any]) -> None:

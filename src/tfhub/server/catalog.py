@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, contains_eager, defer, selectinload
 
 from tfhub.errors import ServerError
 from tfhub.server.access import Viewer
@@ -91,11 +91,15 @@ def find_version(
 
 
 def list_versions(session: Session, model: Model) -> list[Version]:
-    return list(
-        session.scalars(
-            select(Version).where(Version.model_id == model.id).order_by(Version.number.desc())
-        )
+    """The versions of ``model``, newest first, for listings: their README and report (the
+    large columns) load only if read, inside ``session``."""
+    query = (
+        select(Version)
+        .where(Version.model_id == model.id)
+        .options(defer(Version.readme), defer(Version.inspect_json))
+        .order_by(Version.number.desc())
     )
+    return list(session.scalars(query))
 
 
 @dataclass(frozen=True)
