@@ -359,16 +359,44 @@ def test_readme_is_rendered_without_html_or_scripts(hub: Hub, published: Publish
     assert not any(a.startswith("on") for node in page.all() for a in node.attrs)
 
 
-def test_readmes_are_rendered_once_for_the_page_and_the_api(hub: Hub, published: Published) -> None:
-    from tfhub.server.markdown import _cached  # the server runs in this process
+@pytest.fixture
+def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The READMEs Markdown is rendered for from now on (the server runs in this process)."""
+    from tfhub.server import markdown
 
+    seen: list[str] = []
+    real_render = markdown.render
+
+    def counting_render(text: str, *, heading_shift: int = 0) -> str:
+        seen.append(text)
+        return real_render(text, heading_shift=heading_shift)
+
+    monkeypatch.setattr(markdown, "render", counting_render)
+    return seen
+
+
+def test_readmes_are_rendered_once_for_the_page_and_the_api(
+    hub: Hub, published: Published, renders: list[str]
+) -> None:
     with hub.client() as client:
         for path in ("/acme/encoder/1", "/api/v1/models/acme/encoder/versions/1"):
             assert client.get(path).status_code == 200
-            before = _cached.cache_info()
+            renders.clear()
             assert client.get(path).status_code == 200
-            after = _cached.cache_info()
-            assert (after.hits, after.misses) == (before.hits + 1, before.misses), path
+            assert renders == [], path
+
+
+def test_readme_cache_keeps_large_readmes_too(renders: list[str]) -> None:
+    """A README above the small-cache size (up to the upload limit) is rendered once, not
+    per request; a few of them fit beside the small ones."""
+    from tfhub.server import markdown
+
+    large = "# Big\n\n" + "word " * (markdown.SMALL_README_CHARS // 5 + 10)
+    assert len(large) > markdown.SMALL_README_CHARS
+    first = markdown.readme_html(large, heading_shift=2)
+    assert markdown.readme_html(large, heading_shift=2) is first
+    assert renders == [large]
+    assert first.startswith("<h3>Big</h3>")
 
 
 def test_pages_have_no_inline_code_and_send_security_headers(

@@ -41,8 +41,9 @@ REL = "nofollow noopener noreferrer"
 PAGE_HEADING_SHIFT = 2
 """On a model page, README headings sit under the page's ``<h1>`` and its "Overview"
 ``<h2>``."""
-CACHED_CHARS = 256 * 1024
-"""READMEs up to this size keep their HTML in :func:`readme_html`'s cache."""
+SMALL_README_CHARS = 256 * 1024
+"""READMEs up to this size share a 64-entry cache in :func:`readme_html`; larger ones (up
+to the hub's upload limit) an 8-entry one, so a few huge READMEs cannot hold much memory."""
 
 
 def safe_link(url: str) -> bool:
@@ -98,19 +99,24 @@ def render(markdown: str, *, heading_shift: int = 0) -> str:
 
 
 def readme_html(markdown: str, *, heading_shift: int = 0) -> str:
-    """:func:`render`, cached for READMEs up to :data:`CACHED_CHARS` (the pages and the
-    JSON API ask for the same immutable READMEs again and again).
+    """:func:`render`, cached (the pages and the JSON API ask for the same immutable
+    READMEs again and again; see :data:`SMALL_README_CHARS`).
 
     >>> readme_html("# Hi", heading_shift=2) is readme_html("# Hi", heading_shift=2)
     True
     """
-    if len(markdown) > CACHED_CHARS:
-        return render(markdown, heading_shift=heading_shift)
-    return _cached(markdown, heading_shift)
+    if len(markdown) > SMALL_README_CHARS:
+        return _cached_large(markdown, heading_shift)
+    return _cached_small(markdown, heading_shift)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached(markdown: str, heading_shift: int) -> str:
+def _cached_small(markdown: str, heading_shift: int) -> str:
+    return render(markdown, heading_shift=heading_shift)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_large(markdown: str, heading_shift: int) -> str:
     return render(markdown, heading_shift=heading_shift)
 
 
