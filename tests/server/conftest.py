@@ -4,9 +4,6 @@ started once, and a hub served by uvicorn on 127.0.0.1 for each test module and 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -15,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.hubtest import BUCKET, Hub, ServerThread
+from server.hubtest import BUCKET, Hub, ServerThread, build_in_child
 from server.pg import Postgres, running_postgres
 from support.object_stores import moto_s3
 from tfhub.server.context import HubContext
@@ -77,13 +74,7 @@ def keras3_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     no ``__call__``. Built in a child process (Keras is imported there only)."""
     from tfhub.core.pack import pack_archive
 
-    path = tmp_path_factory.mktemp("keras3") / "export"
-    proc = subprocess.run(
-        [sys.executable, "-c", KERAS3_EXPORT, str(path)],
-        capture_output=True, text=True, timeout=180, check=False,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    path = build_in_child(KERAS3_EXPORT, tmp_path_factory.mktemp("keras3") / "export")
     return Path(pack_archive(path, path.with_suffix(".tar.gz")))
 
 

@@ -159,6 +159,18 @@ def wait_healthy(url: str, served: Served | None = None, timeout: float = 60) ->
     raise RuntimeError(f"{url} did not become healthy in {timeout} s")
 
 
+def build_in_child(script: str, path: Path) -> Path:
+    """Runs ``script`` with ``path`` as its argument in a child Python (so what it imports,
+    e.g. Keras or tensorflow-text's ops, stays out of the test process); returns ``path``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return path
+
+
 def tfhub_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tfhub", *args]
 

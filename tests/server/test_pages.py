@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import html.parser
 import importlib.resources
-import os
 import re
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from server.conftest import Models
-from server.hubtest import Hub, ServerThread
+from server.hubtest import Hub, ServerThread, build_in_child
 from tfhub.core.progress import format_size
 from tfhub.server.context import HubContext
 
@@ -137,13 +136,7 @@ RISKY_SCRIPT = textwrap.dedent(
 def build_risky_model(path: Path) -> Path:
     """A SavedModel with a ``WriteFile`` op and a tensorflow-text op (built in a child
     process, so tensorflow-text's ops are not registered in this one)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", RISKY_SCRIPT, str(path)],
-        capture_output=True, text=True, timeout=180, check=False,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return path
+    return build_in_child(RISKY_SCRIPT, path)
 
 
 @dataclasses.dataclass(frozen=True)
